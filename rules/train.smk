@@ -1,0 +1,22 @@
+rule train:
+    input:
+        config=CONFIG_FILE,
+        base=f"{R}/base/model",
+        train=f"{R}/data/train.jsonl",
+    output:
+        checkpoints=[directory(f"{R}/train/{{algo}}-s{{seed}}/step{s}") for s in STEPS],
+    log:
+        f"{LOGS}/train/{{algo}}-s{{seed}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/train_{{algo}}-s{{seed}}.tsv"
+    conda:
+        ENV
+    threads: CFG.threads
+    resources:
+        mem_mb=4000,
+        runtime=120,
+    params:
+        run_dir=f"{R}/train/{{algo}}-s{{seed}}",
+    shell:
+        "python -m workflow.train --config {input.config} --algo {wildcards.algo} --seed {wildcards.seed}"
+        " --base {input.base} --data {input.train} --out {params.run_dir} > {log} 2>&1"

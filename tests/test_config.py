@@ -1,0 +1,78 @@
+"""Config loading, defaults and rejection of bad values."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from workflow.config import Config, ConfigError, from_dict, load_config
+
+
+def test_default_config_loads_and_matches_dataclass_defaults(repo):
+    cfg = load_config(repo / "config/config.yaml")
+    assert cfg.study == "countdown-toy"
+    assert cfg.rl.algorithms == ("grpo",)
+    assert cfg.sampling.n == 256
+    # the embedded default only restates defaults or overrides them visibly; every key must be valid
+    assert isinstance(cfg, Config)
+
+
+def test_empty_config_gives_defaults():
+    assert from_dict({}) == Config()
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"studdy": "x"}, "unknown key(s) ['studdy']"),
+        ({"rl": {"stepz": 3}}, "unknown key(s) ['rl.stepz']"),
+        ({"rl": {"algorithms": ["grpo", "magic"]}}, "unknown algorithm 'magic'"),
+        ({"rl": {"overrides": {"grpo": {"clip_hi": 0.3}}}}, "rl.overrides.grpo.clip_hi"),
+        ({"rl": {"overrides": {"grpo": {"advantage": "nope"}}}}, "valid: ["),
+        ({"rl": {"steps": 10, "save_steps": [20]}}, "rl.save_steps"),
+        ({"sampling": {"n": "many"}}, "sampling.n: expected int"),
+        ({"sampling": {"n": 0}}, "sampling.n: must be > 0"),
+        ({"sampling": {"top_p": 1.5}}, "sampling.top_p"),
+        ({"model": {"d_model": 100, "n_head": 3}}, "divisible"),
+        ({"wandb": {"mode": "loud"}}, "wandb.mode"),
+        ({"study": "a/b"}, "study"),
+        ({"data": {"min_solutions": 1}}, "data.min_solutions"),
+        ({"rl": {"seeds": 3}}, "rl.seeds: expected a list"),
+    ],
+)
+def test_bad_values_are_rejected_with_the_key_named(values, message):
+    with pytest.raises(ConfigError) as err:
+        from_dict(values)
+    assert message in str(err.value)
+
+
+def test_yaml_scientific_notation_and_overrides(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump({"rl": {"lr": "3e-5", "overrides": {"grpo": {"clip_high": 0.28}}}}))
+    cfg = load_config(p)
+    assert cfg.rl.lr == pytest.approx(3e-5)
+    assert cfg.rl.algorithm("grpo").clip_high == 0.28
+    assert cfg.rl.algorithm("grpo").clip_low == 0.2
+
+
+def test_fingerprint_changes_with_settings():
+    a, b = from_dict({}), from_dict({"rl": {"lr": 2e-4}})
+    assert a.fingerprint("data") == b.fingerprint("data")
+    assert a.fingerprint("rl") != b.fingerprint("rl")
+
+
+def _keys(d, prefix=""):
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "overrides":
+            yield from _keys(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}"
+
+
+def test_every_key_is_documented(repo):
+    doc = (repo / "config" / "README.md").read_text()
+    missing = [k for k in _keys(Config().to_dict()) if f"`{k}`" not in doc]
+    from workflow.config import AlgorithmConfig
+
+    missing += [f.name for f in __import__("dataclasses").fields(AlgorithmConfig) if f"`{f.name}`" not in doc]
+    assert not missing, f"undocumented config keys: {missing}"

@@ -1,0 +1,200 @@
+"""Analysis: per-problem counts, pass@k with bootstrap confidence intervals, coverage and crossing points.
+
+Consumes: verified sample shards ``results/<study>/verified/<model>/<dataset>/shard*.jsonl`` for every model.
+Produces in ``results/<study>/tables/``:
+- ``counts_<dataset>.csv``: model, algo, seed, step, dataset, problem_id, difficulty, n, c
+- ``passk_<dataset>.csv``: model, algo, seed, step, dataset, k, value, ci_low, ci_high (tidy, one row per k)
+- ``summary_<dataset>.md`` / ``.json``: per RL model versus base: pass@1, pass@n, crossing k, coverage counts.
+
+pass@k is the unbiased estimator of Chen et al. (arXiv 2107.03374) in its numerically stable product form
+(human-eval): 1 - prod_{i=n-c+1}^{n} (1 - k / i), and 1 when n - c < k; k = 1, 2, 4, ... up to n (and n).
+CIs are percentile bootstrap intervals over problems (problems resampled with replacement).
+
+Run: ``python -m workflow.analyze --config C --dataset test --data test.jsonl --verified MODEL=DIR ... --out DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workflow.config import Config, load_config
+from workflow.io import atomic_path, derive_seed, read_jsonl
+from workflow.logs import stage
+
+MODEL_RE = re.compile(r"^(?P<algo>.+)-s(?P<seed>\d+)-step(?P<step>\d+)$")
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k for one problem: 1 - C(n-c, k) / C(n, k), computed stably."""
+    if k > n:
+        raise ValueError(f"k={k} > n={n}")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def k_grid(n: int) -> list[int]:
+    """1, 2, 4, ... <= n, plus n itself."""
+    ks = [1 << i for i in range(n.bit_length()) if 1 << i <= n]
+    return ks if ks[-1] == n else ks + [n]
+
+
+def parse_model(name: str) -> tuple[str, int, int]:
+    """``base`` -> (base, 0, 0); ``grpo-s0-step300`` -> (grpo, 0, 300)."""
+    if name == "base":
+        return "base", 0, 0
+    m = MODEL_RE.match(name)
+    if not m:
+        raise ValueError(f"model name {name!r} is neither 'base' nor '<algo>-s<seed>-step<step>'")
+    return m["algo"], int(m["seed"]), int(m["step"])
+
+
+def counts_table(
+    model: str, dataset: str, shard_paths: list[Path], problems: dict[str, dict]
+) -> pd.DataFrame:
+    """Reduce verified samples to one row per problem: n samples, c correct."""
+    rows = [r for p in shard_paths for r in read_jsonl(p)]
+    df = pd.DataFrame(rows, columns=["problem_id", "sample_idx", "correct"])
+    dup = df.duplicated(["problem_id", "sample_idx"]).sum()
+    if dup:
+        raise ValueError(f"{model}/{dataset}: {dup} duplicated (problem, sample) rows")
+    g = df.groupby("problem_id")["correct"].agg(n="size", c="sum").reset_index()
+    algo, seed, step = parse_model(model)
+    g["difficulty"] = g["problem_id"].map(lambda i: problems.get(i, {}).get("difficulty", "unknown"))
+    g = g.assign(model=model, algo=algo, seed=seed, step=step, dataset=dataset)
+    return g[["model", "algo", "seed", "step", "dataset", "problem_id", "difficulty", "n", "c"]]
+
+
+def passk_table(counts: pd.DataFrame, bootstrap: int, ci: float, seed: int) -> pd.DataFrame:
+    """Mean pass@k over problems with a bootstrap CI, for every model in ``counts``."""
+    out = []
+    for model, g in counts.groupby("model", sort=False):
+        n = int(g["n"].min())
+        if (g["n"] != n).any():
+            raise ValueError(f"{model}: problems have different sample counts {sorted(g['n'].unique())}")
+        ks = k_grid(n)
+        per = np.array([[pass_at_k(n, int(c), k) for k in ks] for c in g["c"]])  # [P, K]
+        rng = np.random.default_rng(derive_seed(seed, "bootstrap", model))
+        p = len(per)
+        w = rng.multinomial(p, np.full(p, 1.0 / p), size=bootstrap)  # [B, P] resample weights
+        boot = w @ per / p  # [B, K]
+        lo, hi = np.quantile(boot, [(1 - ci) / 2, 1 - (1 - ci) / 2], axis=0)
+        first = g.iloc[0]
+        for j, k in enumerate(ks):
+            out.append(
+                dict(
+                    model=model,
+                    algo=first["algo"],
+                    seed=int(first["seed"]),
+                    step=int(first["step"]),
+                    dataset=first["dataset"],
+                    k=k,
+                    value=per[:, j].mean(),
+                    ci_low=lo[j],
+                    ci_high=hi[j],
+                )
+            )
+    return pd.DataFrame(out)
+
+
+def compare(base: pd.DataFrame, rl: pd.DataFrame, passk: pd.DataFrame, base_name: str, rl_name: str) -> dict:
+    """Crossing k and coverage of one RL model against the base model."""
+    b = passk[passk.model == base_name].set_index("k")["value"]
+    r = passk[passk.model == rl_name].set_index("k")["value"]
+    ks = sorted(set(b.index) & set(r.index))
+    crossing = next((k for k in ks if b[k] >= r[k]), None)
+    m = base[["problem_id", "c"]].merge(rl[["problem_id", "c"]], on="problem_id", suffixes=("_base", "_rl"))
+    sb, sr = m.c_base > 0, m.c_rl > 0
+    return dict(
+        model=rl_name,
+        pass1_base=float(b[1]),
+        pass1_rl=float(r[1]),
+        k_max=int(ks[-1]),
+        passkmax_base=float(b[ks[-1]]),
+        passkmax_rl=float(r[ks[-1]]),
+        crossing_k=crossing,
+        both=int((sb & sr).sum()),
+        base_only=int((sb & ~sr).sum()),
+        rl_only=int((~sb & sr).sum()),
+        neither=int((~sb & ~sr).sum()),
+        problems=int(len(m)),
+        rl_only_ids=sorted(m.problem_id[~sb & sr]),
+        base_only_ids=sorted(m.problem_id[sb & ~sr]),
+    )
+
+
+def summary_markdown(dataset: str, rows: list[dict]) -> str:
+    lines = [
+        f"## pass@k summary: {dataset}",
+        "",
+        "| model | base pass@1 | RL pass@1 | base pass@kmax | RL pass@kmax | crossing k | both | base only | RL only | neither |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        cross = r["crossing_k"] if r["crossing_k"] is not None else f"none up to {r['k_max']}"
+        lines.append(
+            f"| {r['model']} | {r['pass1_base']:.3f} | {r['pass1_rl']:.3f} | {r['passkmax_base']:.3f} (k={r['k_max']}) "
+            f"| {r['passkmax_rl']:.3f} | {cross} | {r['both']} | {r['base_only']} | {r['rl_only']} | {r['neither']} |"
+        )
+    lines += ["", "crossing k: first k where the base model's pass@k is at or above the RL model's.", ""]
+    return "\n".join(lines)
+
+
+def run(
+    cfg: Config, dataset: str, data_path: str | Path, verified: dict[str, list[Path]], out_dir: str | Path
+) -> dict:
+    out_dir = Path(out_dir)
+    with stage(f"analyze {dataset}") as s:
+        problems = {p["id"]: p for p in read_jsonl(data_path)}
+        counts = pd.concat([counts_table(m, dataset, paths, problems) for m, paths in verified.items()])
+        s.read(*[p for paths in verified.values() for p in paths])
+        passk = passk_table(counts, cfg.analysis.bootstrap, cfg.analysis.ci, cfg.seed)
+        rows = [
+            compare(counts[counts.model == "base"], counts[counts.model == m], passk, "base", m)
+            for m in verified
+            if m != "base" and "base" in verified
+        ]
+        paths = {
+            "counts": out_dir / f"counts_{dataset}.csv",
+            "passk": out_dir / f"passk_{dataset}.csv",
+            "summary_md": out_dir / f"summary_{dataset}.md",
+            "summary_json": out_dir / f"summary_{dataset}.json",
+        }
+        for key, frame in (("counts", counts), ("passk", passk)):
+            with atomic_path(paths[key]) as tmp:
+                frame.to_csv(tmp, index=False)
+        md = summary_markdown(dataset, rows)
+        with atomic_path(paths["summary_md"]) as tmp:
+            tmp.write_text(md)
+        with atomic_path(paths["summary_json"]) as tmp:
+            tmp.write_text(json.dumps(rows, indent=2))
+        print(md, flush=True)
+        s.wrote(*paths.values())
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--dataset", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument(
+        "--verified", nargs="+", required=True, help="MODEL=shard.jsonl entries (repeat per shard)"
+    )
+    ap.add_argument("--out", required=True, help="tables directory")
+    a = ap.parse_args(argv)
+    verified: dict[str, list[Path]] = {}
+    for item in a.verified:
+        model, _, path = item.partition("=")
+        verified.setdefault(model, []).append(Path(path))
+    run(load_config(a.config), a.dataset, a.data, verified, a.out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,412 @@
+"""Typed, validated study configuration: the only home of defaults.
+
+Consumes: a YAML file (``config/config.yaml`` or a study config) or the dict Snakemake loaded from it.
+Produces: a frozen :class:`Config` tree. Unknown keys, wrong types and inconsistent values raise
+:class:`ConfigError` naming the key and the fix, so a bad config fails when Snakemake builds the DAG,
+before any job runs.
+
+Run ``python -m workflow.config config/config.yaml`` to print the resolved configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or invalid."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Procedurally generated Countdown-3 problems (see ``workflow/tasks/countdown.py``)."""
+
+    task: str = "countdown"
+    """Problem family; only ``countdown`` exists so far."""
+    max_number: int = 15
+    """Given numbers are drawn (as a multiset of three) from 1..max_number."""
+    max_value: int = 255
+    """Largest intermediate or target value; also the largest number token."""
+    min_solutions: int = 2
+    """Keep only problems with at least this many valid traces (several solution paths per problem)."""
+    difficulty_bins: tuple[int, ...] = (2, 4, 8)
+    """Lower edges of the solution-count bins: fewer valid traces = harder. (2, 4, 8) gives
+    hard = 2-3, medium = 4-7, easy = 8 or more."""
+    num_train: int = 8000
+    """Problems in the RL/SFT training split."""
+    num_val: int = 200
+    """Problems in the validation split."""
+    num_test: int = 200
+    """Problems in the held-out test split (sampled at large k)."""
+
+    def __post_init__(self) -> None:
+        if self.task != "countdown":
+            raise ConfigError(f"data.task: unknown task {self.task!r}; valid: ['countdown']")
+        _positive(self, "max_number", "max_value", "num_train", "num_val", "num_test")
+        if self.min_solutions < 2:
+            raise ConfigError("data.min_solutions: must be >= 2 so every problem has several solution paths")
+        if (
+            list(self.difficulty_bins) != sorted(set(self.difficulty_bins))
+            or self.difficulty_bins[0] != self.min_solutions
+        ):
+            raise ConfigError("data.difficulty_bins: must be increasing and start at data.min_solutions")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The tiny decoder-only base model (a scaled-down Llama) and its supervised training."""
+
+    n_layer: int = 3
+    """Transformer blocks."""
+    d_model: int = 128
+    """Hidden size."""
+    n_head: int = 4
+    """Attention heads."""
+    d_ff: int = 384
+    """MLP inner size (SwiGLU)."""
+    steps: int = 1200
+    """Supervised steps on solution traces."""
+    batch_size: int = 128
+    """Traces per supervised step."""
+    lr: float = 1e-3
+    """Peak AdamW learning rate (cosine decay, no warmup)."""
+    weight_decay: float = 0.01
+    """AdamW weight decay."""
+    junk_fraction: float = 0.5
+    """Share of training traces replaced by arithmetically correct traces that reach a wrong target: the
+    'junk mode' of plausible wrong answers that real base models have (toy-study.md: 0.5 gives
+    pass@1 ~0.10 with pass@256 ~1)."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "n_layer", "d_model", "n_head", "d_ff", "steps", "batch_size", "lr")
+        if self.d_model % self.n_head:
+            raise ConfigError("model.d_model must be divisible by model.n_head")
+        if not 0.0 <= self.junk_fraction < 1.0:
+            raise ConfigError("model.junk_fraction must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class AlgorithmConfig:
+    """One RL algorithm: registry keys plus hyperparameters. Presets live in ``PRESETS``; a study
+    config names a preset and may override any field."""
+
+    advantage: str = "grpo"
+    """Advantage estimator key in ``workflow.algorithms.ADVANTAGES``."""
+    policy_loss: str = "vanilla"
+    """Policy loss key in ``workflow.algorithms.POLICY_LOSSES``."""
+    loss_agg_mode: str = "token-mean"
+    """Loss aggregation key in ``workflow.algorithms.AGGREGATIONS`` (verl ``loss_agg_mode``)."""
+    clip_low: float = 0.2
+    """PPO ratio clip below 1 (epsilon_low)."""
+    clip_high: float = 0.2
+    """PPO ratio clip above 1 (epsilon_high; > clip_low is DAPO's clip-higher)."""
+    clip_c: float = 3.0
+    """Dual-clip constant c (> 1) bounding the loss of negative-advantage tokens (verl default 3)."""
+    norm_adv_by_std: bool = True
+    """GRPO: divide by the group std (False = Dr.GRPO)."""
+    adv_eps: float = 1e-6
+    """Epsilon added to the group std (verl)."""
+    kl_loss_coef: float = 0.0
+    """Coefficient of the KL-to-reference loss (0 = off; Yue et al. removed KL)."""
+    kl_loss_type: str = "k3"
+    """KL estimator key for the KL loss."""
+    entropy_coef: float = 0.0
+    """Entropy bonus coefficient."""
+
+    def validate(self, name: str) -> None:
+        from workflow import algorithms
+
+        for key, registry in (
+            ("advantage", algorithms.ADVANTAGES),
+            ("policy_loss", algorithms.POLICY_LOSSES),
+            ("loss_agg_mode", algorithms.AGGREGATIONS),
+            ("kl_loss_type", algorithms.KL_ESTIMATORS),
+        ):
+            value = getattr(self, key)
+            if value not in registry:
+                raise ConfigError(f"rl.algorithms.{name}.{key}: unknown {value!r}; valid: {sorted(registry)}")
+        if self.clip_low <= 0 or self.clip_high <= 0:
+            raise ConfigError(f"rl.algorithms.{name}: clip_low and clip_high must be > 0")
+        if self.clip_c <= 1:
+            raise ConfigError(f"rl.algorithms.{name}.clip_c must be > 1 (dual clip)")
+
+
+# Paper-default presets. Each names a bundle of registry keys; scale-dependent values (lr, batch sizes)
+# live in RLConfig and are overridden by study configs.
+PRESETS: dict[str, dict[str, Any]] = {
+    # GRPO as in Yue et al. Sec. 4.3 (verl, KL removed): group-normalised advantages, clip 0.2, token-mean.
+    "grpo": dict(
+        advantage="grpo", policy_loss="vanilla", loss_agg_mode="token-mean", clip_low=0.2, clip_high=0.2
+    ),
+    # Dr.GRPO (arXiv 2503.20783): no std normalisation.
+    "dr_grpo": dict(
+        advantage="grpo",
+        norm_adv_by_std=False,
+        loss_agg_mode="seq-mean-token-sum-norm",
+        clip_low=0.2,
+        clip_high=0.2,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RLConfig:
+    """The RL stage: shared loop settings plus per-algorithm presets."""
+
+    algorithms: tuple[str, ...] = ("grpo",)
+    """Algorithms to train, each a key of PRESETS (one training job per algorithm)."""
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per-algorithm field overrides, e.g. ``{grpo: {clip_high: 0.28}}``."""
+    steps: int = 300
+    """Policy-update steps (one rollout batch each)."""
+    prompts_per_step: int = 32
+    """Prompts per rollout batch."""
+    group_size: int = 8
+    """Rollouts per prompt (GRPO's G)."""
+    minibatches: int = 2
+    """Optimizer steps per rollout batch (PPO mini-batches, one epoch)."""
+    temperature: float = 1.0
+    """Rollout temperature."""
+    lr: float = 1e-4
+    """AdamW learning rate, constant (toy-study.md: >= 3e-4 destroys pass@1)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    grad_clip: float = 1.0
+    """Global gradient-norm clip."""
+    max_tokens: int = 16
+    """Maximum response tokens per rollout."""
+    save_steps: tuple[int, ...] = (300,)
+    """Steps whose checkpoints are saved in HF format and evaluated."""
+    state_every: int = 25
+    """Steps between resumable trainer-state snapshots."""
+    seeds: tuple[int, ...] = (0,)
+    """RL seeds; each seed is a separate training run (report every seed you ran)."""
+
+    def __post_init__(self) -> None:
+        _positive(
+            self, "steps", "prompts_per_step", "group_size", "minibatches", "lr", "max_tokens", "state_every"
+        )
+        if not self.algorithms:
+            raise ConfigError("rl.algorithms: list at least one algorithm")
+        for name in self.algorithms:
+            if name not in PRESETS:
+                raise ConfigError(f"rl.algorithms: unknown algorithm {name!r}; valid: {sorted(PRESETS)}")
+        for name in self.overrides:
+            if name not in self.algorithms:
+                raise ConfigError(f"rl.overrides.{name}: not in rl.algorithms {list(self.algorithms)}")
+        for name in self.algorithms:
+            self.algorithm(name).validate(name)
+        if not self.save_steps or any(s < 1 or s > self.steps for s in self.save_steps):
+            raise ConfigError(f"rl.save_steps: each step must be in 1..rl.steps ({self.steps})")
+        if (self.prompts_per_step * self.group_size) % self.minibatches:
+            raise ConfigError("rl.minibatches must divide prompts_per_step * group_size")
+
+    def algorithm(self, name: str) -> AlgorithmConfig:
+        """The preset of ``name`` with this study's overrides applied."""
+        merged = {**PRESETS[name], **self.overrides.get(name, {})}
+        return _build(AlgorithmConfig, merged, f"rl.overrides.{name}")
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """Large-k sampling of the test split for the base model and every RL checkpoint."""
+
+    n: int = 256
+    """Samples per problem (the largest k)."""
+    temperature: float = 1.0
+    """Sampling temperature."""
+    top_p: float = 1.0
+    """Nucleus sampling threshold (1 = off)."""
+    max_tokens: int = 16
+    """Maximum new tokens per sample; longer samples end with finish_reason 'length'."""
+    shards: int = 4
+    """Shards per (model, dataset); each is one job and one atomic output file."""
+    batch_size: int = 2048
+    """Sequences decoded together."""
+    datasets: tuple[str, ...] = ("test",)
+    """Splits to sample."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "n", "temperature", "max_tokens", "shards", "batch_size")
+        if not 0 < self.top_p <= 1:
+            raise ConfigError("sampling.top_p must be in (0, 1]")
+        for d in self.datasets:
+            if d not in ("train", "val", "test"):
+                raise ConfigError(f"sampling.datasets: unknown split {d!r}; valid: ['train', 'val', 'test']")
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """pass@k estimation."""
+
+    bootstrap: int = 1000
+    """Bootstrap resamples over problems for confidence intervals."""
+    ci: float = 0.95
+    """Confidence level of the intervals."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "bootstrap")
+        if not 0 < self.ci < 1:
+            raise ConfigError("analysis.ci must be in (0, 1)")
+
+
+@dataclass(frozen=True)
+class WandbConfig:
+    """Weights & Biases logging (a side channel: outputs never depend on it)."""
+
+    project: str = "rlvr-boundary"
+    """W&B project."""
+    entity: str | None = None
+    """W&B entity (team); None = the default of the API key."""
+    mode: str = "auto"
+    """online | offline | disabled | auto (online with an API key, else offline). WANDB_MODE overrides."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("online", "offline", "disabled", "auto"):
+            raise ConfigError(
+                f"wandb.mode: unknown {self.mode!r}; valid: ['auto', 'disabled', 'offline', 'online']"
+            )
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole study."""
+
+    study: str = "countdown-toy"
+    """Study name: results go to results/<study>/, W&B runs are grouped by it."""
+    seed: int = 0
+    """Run seed; every other seed derives from it."""
+    threads: int = 1
+    """Torch threads per job (one thread is as fast as two at toy size; run two jobs side by side)."""
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    rl: RLConfig = field(default_factory=RLConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+
+    def __post_init__(self) -> None:
+        if not self.study or any(c in self.study for c in "/ {}"):
+            raise ConfigError("study: must be a non-empty name without '/', spaces or braces")
+        _positive(self, "threads")
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    def fingerprint(self, *sections: str) -> str:
+        """Short stable hash of the given sections (all if none): the part of a run id that changes
+        when the settings that produced a result change."""
+        d = self.to_dict()
+        picked = {s: d[s] for s in sections} if sections else d
+        return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _positive(obj: Any, *names: str) -> None:
+    section = _SECTION.get(type(obj).__name__, "")
+    for n in names:
+        if getattr(obj, n) <= 0:
+            raise ConfigError(f"{section}{n}: must be > 0, got {getattr(obj, n)!r}")
+
+
+_SECTION = {
+    "DataConfig": "data.",
+    "ModelConfig": "model.",
+    "RLConfig": "rl.",
+    "SamplingConfig": "sampling.",
+    "AnalysisConfig": "analysis.",
+    "Config": "",
+}
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, where)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return _build(tp, value, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (inner, _) = typing.get_args(tp)
+        return tuple(_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if (
+        tp is bool
+        and not isinstance(value, bool)
+        or not isinstance(value, tp)
+        or (tp is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(f"unknown key(s) {[prefix + u for u in unknown]}; valid keys here: {sorted(names)}")
+    kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def from_dict(values: dict[str, Any]) -> Config:
+    """Validate a plain dict (as Snakemake's ``config``) into a :class:`Config`."""
+    return _build(Config, dict(values or {}), "")
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a YAML config file."""
+    import yaml
+
+    with open(path) as f:
+        values = yaml.safe_load(f) or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return from_dict(values)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import yaml
+
+    path = (argv or sys.argv[1:] or ["config/config.yaml"])[0]
+    print(yaml.safe_dump(load_config(path).to_dict(), sort_keys=False))
+
+
+if __name__ == "__main__":
+    main()
