@@ -3,6 +3,7 @@ rule train:
         config=CONFIG_FILE,
         base=f"{R}/base/model",
         train=f"{R}/data/train.jsonl",
+        val=f"{R}/data/val.jsonl",
     output:
         checkpoints=[directory(f"{R}/train/{{algo}}-s{{seed}}/step{s}") for s in STEPS],
     log:
@@ -19,4 +20,4 @@ rule train:
         run_dir=f"{R}/train/{{algo}}-s{{seed}}",
     shell:
         "python -m workflow.train --config {input.config} --algo {wildcards.algo} --seed {wildcards.seed}"
-        " --base {input.base} --data {input.train} --out {params.run_dir} > {log} 2>&1"
+        " --base {input.base} --data {input.train} --val {input.val} --out {params.run_dir} > {log} 2>&1"

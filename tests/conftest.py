@@ -29,14 +29,24 @@ TINY = {
         "junk_fraction": 0.3,
     },
     "rl": {
+        "algorithms": ["grpo"],
         "seeds": [0],
         "steps": 4,
-        "prompts_per_step": 8,
-        "group_size": 8,
-        "minibatches": 2,
         "save_steps": [2, 4],
         "state_every": 2,
-        "lr": 1e-3,
+        "common": {
+            "prompts_per_step": 8,
+            "group_size": 8,
+            "minibatches": 2,
+            "lr": 1e-3,
+            "weight_decay": 0.0,
+            "max_tokens": 16,
+        },
+        # exercise DAPO's overlong shaping and ProRL's validation-plateau resets within 4 steps
+        "overrides": {
+            "dapo": {"overlong_buffer": 4},
+            "prorl": {"val_every": 1, "ref_reset_patience": 1, "val_problems": 8},
+        },
     },
     "sampling": {"n": 16, "shards": 2, "batch_size": 256},
     "analysis": {"bootstrap": 100},

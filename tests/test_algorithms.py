@@ -116,9 +116,109 @@ def test_kl_worked_examples_and_zero_at_agreement():
 
 
 def test_registry_lookup_names_valid_keys():
-    with pytest.raises(KeyError, match="valid: \\['grpo'"):
+    with pytest.raises(KeyError, match="valid: \\['gae', 'grpo'"):
         A.ADVANTAGES["ppo-magic"]
 
 
 def test_entropy_of_uniform_logits():
     assert A.entropy_from_logits(torch.zeros(1, 1, 4)).item() == pytest.approx(1.3863, abs=1e-4)
+
+
+# --- estimators of the other presets: worked examples of algorithms.md section 6
+
+
+def test_gae_worked_example():
+    r = T([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    v = T([[0.5, 0.6, 0.7], [0.2, 0.4, 0.0]])
+    m = T([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    x = A.AdvantageInput(r, m, T([0, 1]), values=v, gamma=1.0, lam=0.95)
+    adv, ret = A.ADVANTAGES["gae"](x)
+    assert torch.allclose(ret[m == 1], T([0.96575, 0.985, 1.0, 0.97, 1.0]), atol=1e-5)
+    assert torch.allclose(adv[m == 1], T([-0.2073, -0.6433, -1.1023, 1.4354, 0.5175]), atol=1e-4)
+    x1 = A.AdvantageInput(r, m, T([0, 1]), values=v, gamma=1.0, lam=1.0)
+    assert torch.allclose(A.ADVANTAGES["gae"](x1)[1][m == 1], torch.ones(5), atol=1e-6)
+    assert A.ADVANTAGES["gae"].needs == {"values"}
+
+
+def test_reinforce_pp_worked_examples():
+    m = T([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    x = A.AdvantageInput(T([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]), m, T([0, 1]), gamma=0.5)
+    adv, ret = A.ADVANTAGES["reinforce_pp"](x)
+    assert torch.allclose(ret, T([[0.25, 0.5, 1.0], [0.5, 1.0, 0.0]]))
+    assert torch.allclose(adv, T([[-1.1926, -0.4472, 1.0435], [-0.4472, 1.0435, 0.0]]), atol=1e-4)
+    x2 = A.AdvantageInput(T([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]), m, T([0, 1]), gamma=1.0)
+    adv2, ret2 = A.ADVANTAGES["reinforce_pp"](x2)
+    assert torch.allclose(ret2, T([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
+    assert torch.allclose(adv2[0], torch.full((3,), 0.7303), atol=1e-4)
+    assert torch.allclose(adv2[1, :2], torch.full((2,), -1.0954), atol=1e-4)
+
+
+def test_reinforce_pp_baseline_worked_example():
+    x, mask = adv_input([1, 0, 1, 0], [0, 0, 1, 1], [3, 2, 3, 2])
+    adv, _ = A.ADVANTAGES["reinforce_pp_baseline"](x)
+    assert torch.allclose(adv[:, 0], T([0.7746, -1.1619, 0.7746, -1.1619]), atol=1e-4)
+    assert torch.all(adv[mask == 0] == 0)
+
+
+def test_rloo_worked_examples():
+    x, _ = adv_input([1, 0, 1, 1], [0, 0, 0, 0], [3, 3, 3, 3])
+    assert torch.allclose(A.ADVANTAGES["rloo"](x)[0][:, 0], T([1 / 3, -1.0, 1 / 3, 1 / 3]), atol=1e-6)
+    x, _ = adv_input([1], [0], [2])
+    assert A.ADVANTAGES["rloo"](x)[0][0, 0].item() == 1.0
+
+
+def test_remax_worked_example():
+    x, mask = adv_input([1, 0], [0, 1], [3, 2])
+    x = A.AdvantageInput(x.token_rewards, mask, x.group, baseline=T([0.5, 0.5]))
+    adv, ret = A.ADVANTAGES["remax"](x)
+    assert torch.allclose(adv, T([[0.5, 0.5, 0.5], [-0.5, -0.5, 0.0]]))
+    assert torch.allclose(ret, T([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
+    assert A.ADVANTAGES["remax"].needs == {"baseline"}
+
+
+@pytest.mark.parametrize("name", ["grpo", "rloo", "reinforce_pp_baseline"])
+def test_constant_group_gives_zero_advantage(name):
+    x, _ = adv_input([1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1], [3, 2, 1, 3, 2, 1])
+    adv, _ = A.ADVANTAGES[name](x)
+    if name == "reinforce_pp_baseline":  # centred to 0 before the global whitening: still all equal to 0
+        assert torch.allclose(adv, torch.zeros_like(adv), atol=1e-4)
+    else:
+        assert torch.count_nonzero(adv) == 0
+
+
+def test_value_loss_worked_example():
+    m = torch.ones(1, 2)
+    loss, frac = A.value_loss(T([[1.0, 0.0]]), T([[2.0, 1.0]]), T([[0.0, 0.0]]), m, 0.5, "token-mean")
+    assert loss.item() == pytest.approx(0.8125)
+    assert frac.item() == pytest.approx(0.5)
+
+
+def test_kl_straight_through_has_k2_gradient_and_base_value():
+    lp = T([0.5, -1.0]).requires_grad_(True)
+    z = torch.zeros(2)
+    v = A.KL_ESTIMATORS["k3+"](lp, z)
+    assert torch.allclose(v, A.KL_ESTIMATORS["k3"](lp, z))
+    v.sum().backward()
+    assert torch.allclose(lp.grad, T([0.5, -1.0]))  # d/dd (d^2 / 2) = d
+
+
+def test_adaptive_kl_controller_worked_example():
+    c = A.KL_CONTROLLERS["adaptive"](0.1, 0.1, 10000)
+    c.update(0.2, 256)
+    assert c.value == pytest.approx(0.100512)
+    f = A.KL_CONTROLLERS["fixed"](0.1)
+    f.update(5.0, 256)
+    assert f.value == 0.1
+
+
+def test_dynamic_sampling_filter():
+    scores = T([1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+    group = T([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3])
+    keep = A.GROUP_FILTERS["nonconstant"](scores, group)
+    assert keep.tolist() == [False] * 8 + [True] * 5
+    assert A.GROUP_FILTERS["none"](scores, group).all()
+
+
+def test_overlong_penalty_worked_example():
+    p = A.overlong_penalty(T([16384, 18432, 20480, 100]), 20480, 4096, 1.0)
+    assert torch.allclose(p, T([0.0, -0.5, -1.0, 0.0]))

@@ -11,7 +11,7 @@ from workflow.config import Config, ConfigError, from_dict, load_config
 def test_default_config_loads_and_matches_dataclass_defaults(repo):
     cfg = load_config(repo / "config/config.yaml")
     assert cfg.study == "countdown-toy"
-    assert cfg.rl.algorithms == ("grpo",)
+    assert cfg.rl.algorithms == ("ppo", "grpo", "reinforce_pp", "rloo", "remax", "dapo", "prorl")
     assert cfg.sampling.n == 256
     # the embedded default only restates defaults or overrides them visibly; every key must be valid
     assert isinstance(cfg, Config)
@@ -21,6 +21,21 @@ def test_empty_config_gives_defaults():
     assert from_dict({}) == Config()
 
 
+def test_presets_resolve_with_common_then_overrides():
+    cfg = from_dict(
+        {
+            "rl": {
+                "algorithms": ["dapo", "prorl"],
+                "common": {"lr": 1e-4, "clip_high": 0.3},
+                "overrides": {"prorl": {"clip_high": 0.5}},
+            }
+        }
+    )
+    dapo, prorl = cfg.rl.algorithm("dapo"), cfg.rl.algorithm("prorl")
+    assert (dapo.lr, dapo.clip_high, dapo.reward_wrong, dapo.group_filter) == (1e-4, 0.3, -1.0, "nonconstant")
+    assert (prorl.clip_high, prorl.temperature, prorl.kl_loss_coef) == (0.5, 1.2, 1e-4)
+
+
 @pytest.mark.parametrize(
     "values, message",
     [
@@ -28,6 +43,13 @@ def test_empty_config_gives_defaults():
         ({"rl": {"stepz": 3}}, "unknown key(s) ['rl.stepz']"),
         ({"rl": {"algorithms": ["grpo", "magic"]}}, "unknown algorithm 'magic'"),
         ({"rl": {"overrides": {"grpo": {"clip_hi": 0.3}}}}, "rl.overrides.grpo.clip_hi"),
+        ({"rl": {"overrides": {"gpro": {"clip_high": 0.3}}}}, "rl.overrides.gpro: unknown algorithm"),
+        ({"rl": {"common": {"learning_rate": 0.1}}}, "rl.common.learning_rate"),
+        ({"rl": {"overrides": {"grpo": {"group_filter": "magic"}}}}, "group_filter"),
+        (
+            {"rl": {"overrides": {"prorl": {"val_every": 0}}, "algorithms": ["prorl"]}},
+            "ref_reset_patience needs val_every",
+        ),
         ({"rl": {"overrides": {"grpo": {"advantage": "nope"}}}}, "valid: ["),
         ({"rl": {"steps": 10, "save_steps": [20]}}, "rl.save_steps"),
         ({"sampling": {"n": "many"}}, "sampling.n: expected int"),
@@ -48,15 +70,17 @@ def test_bad_values_are_rejected_with_the_key_named(values, message):
 
 def test_yaml_scientific_notation_and_overrides(tmp_path):
     p = tmp_path / "c.yaml"
-    p.write_text(yaml.safe_dump({"rl": {"lr": "3e-5", "overrides": {"grpo": {"clip_high": 0.28}}}}))
+    p.write_text(
+        yaml.safe_dump({"rl": {"common": {"lr": "3e-5"}, "overrides": {"grpo": {"clip_high": 0.28}}}})
+    )
     cfg = load_config(p)
-    assert cfg.rl.lr == pytest.approx(3e-5)
+    assert cfg.rl.algorithm("grpo").lr == pytest.approx(3e-5)
     assert cfg.rl.algorithm("grpo").clip_high == 0.28
     assert cfg.rl.algorithm("grpo").clip_low == 0.2
 
 
 def test_fingerprint_changes_with_settings():
-    a, b = from_dict({}), from_dict({"rl": {"lr": 2e-4}})
+    a, b = from_dict({}), from_dict({"rl": {"common": {"lr": 2e-4}}})
     assert a.fingerprint("data") == b.fingerprint("data")
     assert a.fingerprint("rl") != b.fingerprint("rl")
 

@@ -23,7 +23,9 @@ def _weights(path):
 def test_preset_trains_and_changes_every_parameter(algo, tiny_cfg, tiny_base, tmp_path):
     cfg = dataclasses.replace(tiny_cfg, rl=dataclasses.replace(tiny_cfg.rl, algorithms=(algo,)))
     tracker = MemoryTracker()
-    saved = train.run(cfg, algo, 0, tiny_base["model"], tiny_base["train"], tmp_path / "run", tracker=tracker)
+    saved = train.run(
+        cfg, algo, 0, tiny_base["model"], tiny_base["train"], tmp_path / "run", tiny_base["val"], tracker
+    )
     assert [p.name for p in saved] == ["step2", "step4"]
     steps = [m for _, m in tracker.history]
     assert len(steps) == 4
@@ -40,23 +42,56 @@ def test_preset_trains_and_changes_every_parameter(algo, tiny_cfg, tiny_base, tm
     assert any(m["train/mixed_groups"] > 0 for m in steps), (
         "no learning signal in any step: the test is vacuous"
     )
+    algo_cfg = cfg.rl.algorithm(algo)
+    if algo_cfg.group_filter != "none":  # dynamic sampling ran and kept only informative groups
+        assert all(m["train/gen_batches"] >= 1 for m in steps)
+        assert all(
+            m["train/train_batch"] <= cfg.rl.algorithm(algo).prompts_per_step * 8
+            for m in steps
+            if "train/train_batch" in m
+        )
+    if algo_cfg.ref_reset_patience or algo_cfg.ref_reset_every:
+        assert steps[-1]["train/ref_resets"] >= 1, "the reference reset was never exercised"
+    if "values" in __import__("workflow.algorithms", fromlist=["x"]).ADVANTAGES[algo_cfg.advantage].needs:
+        assert all(math.isfinite(m["train/vf_loss"]) for m in steps)
     before, after = _weights(tiny_base["model"]), _weights(saved[-1])
     unchanged = [k for k in before if torch.equal(before[k], after[k])]
     assert not unchanged, f"parameters not updated: {unchanged}"
 
 
-def test_resume_from_state_replays_exactly(tiny_cfg, tiny_base, tmp_path):
-    full = train.run(
-        tiny_cfg, "grpo", 0, tiny_base["model"], tiny_base["train"], tmp_path / "full", MemoryTracker()
-    )
-    # an interrupted run: the first job only got to step 2 (its state.pt), a second job resumes it
-    short = dataclasses.replace(tiny_cfg, rl=dataclasses.replace(tiny_cfg.rl, steps=2, save_steps=(2,)))
-    train.run(short, "grpo", 0, tiny_base["model"], tiny_base["train"], tmp_path / "resumed", MemoryTracker())
+@pytest.mark.parametrize("algo", ["grpo", "prorl", "ppo"])
+def test_resume_from_state_replays_exactly(algo, tiny_cfg, tiny_base, tmp_path):
+    """Kill after step 2, resume: the same weights as an uninterrupted run (reference, critic, optimizer,
+    validation history and KL coefficient all live in state.pt)."""
+    cfg = dataclasses.replace(tiny_cfg, rl=dataclasses.replace(tiny_cfg.rl, algorithms=(algo,)))
+    args = (algo, 0, tiny_base["model"], tiny_base["train"])
+    full = train.run(cfg, *args, tmp_path / "full", tiny_base["val"], MemoryTracker())
+    short = dataclasses.replace(cfg, rl=dataclasses.replace(cfg.rl, steps=2, save_steps=(2,)))
+    train.run(short, *args, tmp_path / "resumed", tiny_base["val"], MemoryTracker())
     tracker = MemoryTracker()
-    resumed = train.run(
-        tiny_cfg, "grpo", 0, tiny_base["model"], tiny_base["train"], tmp_path / "resumed", tracker
-    )
+    resumed = train.run(cfg, *args, tmp_path / "resumed", tiny_base["val"], tracker)
     assert [s for s, _ in tracker.history] == [3, 4]  # only the missing steps ran
     a, b = _weights(full[-1]), _weights(resumed[-1])
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def test_sampling_logprobs_match_a_full_forward_pass(tiny_base):
+    """The trainer takes behaviour log-probs from the sampling pass: they must equal a separate forward pass."""
+    policy, tok = M.load(tiny_base["model"])
+    prompts = [tok(p)["input_ids"] for p in ["1 2 3 target 6 :", "2 2 5 target 9 :"] for _ in range(4)]
+    out = M.generate(
+        policy,
+        prompts,
+        max_tokens=14,
+        temperature=1.2,
+        top_p=1.0,
+        eos_id=tok.eos_token_id,
+        pad_id=tok.pad_token_id,
+        generator=torch.Generator().manual_seed(0),
+    )
+    mask = (torch.arange(out.tokens.shape[1])[None] < out.lengths[:, None]).float()
+    pid, pmask = M.left_pad(prompts, tok.pad_token_id)
+    with torch.no_grad():
+        logp, _ = M.token_logprobs(policy, pid, pmask, out.tokens, mask, temperature=1.2)
+    assert torch.allclose(out.logprobs * mask, logp * mask, atol=1e-5)

@@ -25,8 +25,13 @@ class Registry(dict):
         super().__init__()
         self.kind = kind
 
-    def register(self, *names: str) -> Callable:
+    def register(self, *names: str, needs: tuple[str, ...] = ()) -> Callable:
+        """Register ``fn`` under ``names``. ``needs`` declares extra rollout inputs the trainer must provide
+        (e.g. ``values`` from a critic, ``baseline`` from a greedy rollout): the trainer asks for capabilities,
+        never for names."""
+
         def deco(fn: Callable) -> Callable:
+            fn.needs = frozenset(needs)
             for n in names:
                 if n in self:
                     raise KeyError(f"{self.kind} {n!r} registered twice")
@@ -90,6 +95,14 @@ class AdvantageInput:
     """Added to the group std (GRPO)."""
     norm_by_std: bool = True
     """GRPO: divide by the group std; False gives Dr.GRPO."""
+    values: torch.Tensor | None = None
+    """[B, T] critic values V(s_t) (GAE only)."""
+    baseline: torch.Tensor | None = None
+    """[B] reward of the greedy response to the same prompt (ReMax only)."""
+    gamma: float = 1.0
+    """Discount (GAE, REINFORCE++)."""
+    lam: float = 1.0
+    """GAE lambda."""
 
 
 def _group_stats(
@@ -98,9 +111,11 @@ def _group_stats(
     """Per-response group mean, unbiased group std and group size. [B] -> 3 x [B]."""
     _, inv, counts = torch.unique(group, return_inverse=True, return_counts=True)
     g = counts.numel()
-    sums = torch.zeros(g, dtype=scores.dtype).index_add_(0, inv, scores)
+    sums = torch.zeros(g, dtype=scores.dtype, device=scores.device).index_add_(0, inv, scores)
     mean = sums / counts
-    sq = torch.zeros(g, dtype=scores.dtype).index_add_(0, inv, (scores - mean[inv]) ** 2)
+    sq = torch.zeros(g, dtype=scores.dtype, device=scores.device).index_add_(
+        0, inv, (scores - mean[inv]) ** 2
+    )
     std = torch.sqrt(sq / (counts - 1).clamp(min=1))
     return mean[inv], std[inv], counts[inv]
 
@@ -122,6 +137,96 @@ def grpo_advantage(x: AdvantageInput) -> tuple[torch.Tensor, torch.Tensor]:
     adv = (scores - mean) / (std + x.eps) if x.norm_by_std else scores - mean  # [B]
     adv = adv[:, None] * x.mask  # [B, T]
     return adv, adv
+
+
+def _discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """G_t = r_t + gamma G_{t+1} at valid tokens; masked tokens carry G unchanged (verl 0.9.1). [B, T] -> [B, T]."""
+    ret = torch.zeros_like(rewards)
+    g = torch.zeros(rewards.shape[0], dtype=rewards.dtype, device=rewards.device)
+    for t in reversed(range(rewards.shape[1])):
+        g = (rewards[:, t] + gamma * g) * mask[:, t] + g * (1 - mask[:, t])
+        ret[:, t] = g
+    return ret
+
+
+@ADVANTAGES.register("gae", needs=("values",))
+def gae_advantage(x: AdvantageInput) -> tuple[torch.Tensor, torch.Tensor]:
+    """Generalised advantage estimation (arXiv 1506.02438; verl ``compute_gae_advantage_return``) for PPO.
+
+    Backward over t: delta_t = r_t + gamma V_next - V_t; A_t = delta_t + gamma lam A_next; at masked tokens
+    V_next and A_next are carried unchanged (bootstrap value 0 after the last token). returns = A + V;
+    advantages = masked_whiten(A) over the whole batch (token-weighted, Bessel variance, not re-masked, as
+    verl). Shapes: [B, T] -> ([B, T], [B, T]).
+    """
+    if x.values is None:
+        raise ValueError("gae needs critic values")
+    r, v, m = x.token_rewards, x.values, x.mask
+    b, t_len = r.shape
+    next_v = torch.zeros(b, dtype=r.dtype, device=r.device)
+    last = torch.zeros(b, dtype=r.dtype, device=r.device)
+    adv = torch.zeros_like(r)
+    for t in reversed(range(t_len)):
+        delta = r[:, t] + x.gamma * next_v - v[:, t]
+        g = delta + x.gamma * x.lam * last
+        next_v = v[:, t] * m[:, t] + next_v * (1 - m[:, t])
+        last = g * m[:, t] + last * (1 - m[:, t])
+        adv[:, t] = last
+    returns = adv + v
+    return masked_whiten(adv, m), returns
+
+
+@ADVANTAGES.register("reinforce_pp")
+def reinforce_pp_advantage(x: AdvantageInput) -> tuple[torch.Tensor, torch.Tensor]:
+    """REINFORCE++ (arXiv 2501.03262; verl ``compute_reinforce_plus_plus_outcome_advantage``).
+
+    G_t = sum_{t' >= t} gamma^{t'-t} r_{t'} over valid tokens (token rewards carry the in-reward KL);
+    advantages = masked_whiten(G) * m over the whole batch (global batch normalisation, Bessel variance,
+    1e-8 inside the rsqrt); returns = G. Shapes: [B, T] -> ([B, T], [B, T]).
+    """
+    ret = _discounted_returns(x.token_rewards, x.mask, x.gamma)
+    return masked_whiten(ret, x.mask) * x.mask, ret
+
+
+@ADVANTAGES.register("reinforce_pp_baseline")
+def reinforce_pp_baseline_advantage(x: AdvantageInput) -> tuple[torch.Tensor, torch.Tensor]:
+    """REINFORCE++-baseline (verl ``compute_reinforce_plus_plus_baseline_outcome_advantage``; ProRL v2).
+
+    s_i = sum_t r_{i,t}; subtract the group mean (a group of one keeps s_i); broadcast over tokens; then
+    masked_whiten over the whole batch, token-weighted, times m. advantages = returns. [B, T] -> [B, T].
+    """
+    scores = (x.token_rewards * x.mask).sum(-1)
+    mean, _, count = _group_stats(scores, x.group)
+    centred = scores - torch.where(count == 1, torch.zeros_like(mean), mean)
+    adv = masked_whiten(centred[:, None] * x.mask, x.mask) * x.mask
+    return adv, adv
+
+
+@ADVANTAGES.register("rloo")
+def rloo_advantage(x: AdvantageInput) -> tuple[torch.Tensor, torch.Tensor]:
+    """RLOO, leave-one-out baseline (arXiv 2402.14740; verl ``compute_rloo_outcome_advantage``).
+
+    Group of k > 1: A_i = s_i - (1 / (k - 1)) sum_{j != i} s_j = (s_i - mean) k / (k - 1); a group of one:
+    A_i = s_i (no baseline). No normalisation. advantages = returns = A * m. [B, T] -> [B, T].
+    """
+    scores = (x.token_rewards * x.mask).sum(-1)
+    mean, _, count = _group_stats(scores, x.group)
+    k = count.to(scores.dtype)
+    adv = torch.where(count > 1, (scores - mean) * k / (k - 1).clamp(min=1), scores)
+    adv = adv[:, None] * x.mask
+    return adv, adv
+
+
+@ADVANTAGES.register("remax", needs=("baseline",))
+def remax_advantage(x: AdvantageInput) -> tuple[torch.Tensor, torch.Tensor]:
+    """ReMax (arXiv 2310.10505; verl ``compute_remax_outcome_advantage``).
+
+    returns_t = sum_{t' >= t} r_{t'} m_{t'} (gamma = 1); advantages_t = returns_t - b m_t with b the reward of
+    the greedy response to the same prompt; no normalisation. [B, T], [B] -> ([B, T], [B, T]).
+    """
+    if x.baseline is None:
+        raise ValueError("remax needs greedy-rollout baselines")
+    returns = (x.token_rewards * x.mask).flip(-1).cumsum(-1).flip(-1)
+    return returns - x.baseline[:, None] * x.mask, returns
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -215,6 +320,12 @@ def kl_k1(log_prob: torch.Tensor, ref_log_prob: torch.Tensor) -> torch.Tensor:
     return log_prob - ref_log_prob
 
 
+@KL_ESTIMATORS.register("abs")
+def kl_abs(log_prob: torch.Tensor, ref_log_prob: torch.Tensor) -> torch.Tensor:
+    """|d|."""
+    return (log_prob - ref_log_prob).abs()
+
+
 @KL_ESTIMATORS.register("k2", "mse")
 def kl_k2(log_prob: torch.Tensor, ref_log_prob: torch.Tensor) -> torch.Tensor:
     """k2 = d^2 / 2."""
@@ -226,3 +337,91 @@ def kl_k3(log_prob: torch.Tensor, ref_log_prob: torch.Tensor) -> torch.Tensor:
     """k3 = exp(k) - k - 1 with k = logp_ref - logp clamped to [-20, 20]; result clamped to [-10, 10] (verl)."""
     k = (ref_log_prob - log_prob).clamp(-20.0, 20.0)
     return (torch.exp(k) - k - 1.0).clamp(-10.0, 10.0)
+
+
+def _straight_through(base: Callable) -> Callable:
+    def fn(log_prob: torch.Tensor, ref_log_prob: torch.Tensor) -> torch.Tensor:
+        """Forward value of the base estimator, gradient of k2: b - sg(b) + sg(f), b = d^2 / 2 (verl "+")."""
+        k2 = kl_k2(log_prob, ref_log_prob)
+        return k2 - k2.detach() + base(log_prob, ref_log_prob).detach()
+
+    return fn
+
+
+for _name in ("k1", "kl", "abs", "k3", "low_var_kl"):
+    KL_ESTIMATORS.register(f"{_name}+")(_straight_through(KL_ESTIMATORS[_name]))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# KL in the reward: controllers of the coefficient beta (verl ``FixedKLController`` / ``AdaptiveKLController``)
+
+
+class KLController:
+    """beta for r_t = score_t - beta * kl_t; ``update`` is called once per rollout batch."""
+
+    def __init__(self, coef: float, target: float = 0.1, horizon: int = 10000) -> None:
+        self.value, self.target, self.horizon = coef, target, horizon
+
+    def update(self, current_kl: float, n_steps: int) -> None:
+        pass
+
+
+KL_CONTROLLERS = Registry("KL controller")
+KL_CONTROLLERS.register("fixed")(KLController)
+
+
+@KL_CONTROLLERS.register("adaptive")
+class AdaptiveKLController(KLController):
+    """Ziegler et al. (arXiv 1909.08593): e = clip(kl / target - 1, -0.2, 0.2); beta <- beta (1 + e n / horizon)."""
+
+    def update(self, current_kl: float, n_steps: int) -> None:
+        err = min(max(current_kl / self.target - 1.0, -0.2), 0.2)
+        self.value *= 1.0 + err * n_steps / self.horizon
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Value loss (PPO critic)
+
+
+def value_loss(
+    vpred: torch.Tensor,
+    returns: torch.Tensor,
+    old_values: torch.Tensor,
+    mask: torch.Tensor,
+    clip: float,
+    agg: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clipped value loss (verl ``compute_value_loss``): V_clip = clip(V, V_old - c, V_old + c);
+    L = 1/2 agg(max((V - R)^2, (V_clip - R)^2)); clipfrac = masked_mean((V_clip - R)^2 > (V - R)^2).
+    Shapes: [B, T] -> (scalar, scalar)."""
+    vclip = torch.maximum(torch.minimum(vpred, old_values + clip), old_values - clip)
+    l1, l2 = (vpred - returns) ** 2, (vclip - returns) ** 2
+    loss = 0.5 * AGGREGATIONS[agg](torch.maximum(l1, l2), mask, None)
+    return loss, masked_mean((l2 > l1).float(), mask)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Group filters (dynamic sampling): fn(scores [B], group [B]) -> keep [B] bool
+
+
+GROUP_FILTERS = Registry("group filter")
+
+
+@GROUP_FILTERS.register("none")
+def keep_all(scores: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+    """Keep every response."""
+    return torch.ones_like(scores, dtype=torch.bool)
+
+
+@GROUP_FILTERS.register("nonconstant")
+def keep_nonconstant_groups(scores: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+    """DAPO dynamic sampling (arXiv 2503.14476, verl recipe ``filter_groups``): keep a group iff the population
+    std of its rewards is > 0 or it has a single response, i.e. drop all-correct and all-wrong groups."""
+    _, std, count = _group_stats(scores, group)
+    return (std > 0) | (count == 1)
+
+
+def overlong_penalty(lengths: torch.Tensor, max_len: int, buffer: int, factor: float) -> torch.Tensor:
+    """DAPO overlong reward shaping: min(-(L - (L_max - L_buf)) / L_buf * f, 0): zero up to L_max - L_buf,
+    linear down to -f at L_max. [B] -> [B]."""
+    return torch.clamp(-(lengths.float() - (max_len - buffer)) / buffer * factor, max=0.0)

@@ -92,6 +92,9 @@ class Generation:
     """[B] valid response tokens (EOS included)."""
     stopped: torch.Tensor
     """[B] True where EOS was produced (finish reason 'stop'), False if cut at max_tokens ('length')."""
+    logprobs: torch.Tensor
+    """[B, T] log-probability of each sampled token under the sampling distribution softmax(logits / T)
+    (before top-p truncation; 0 on padding and for greedy decoding)."""
 
 
 def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -107,17 +110,20 @@ def left_pad(prompts: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch
 
 def _next_token(
     logits: torch.Tensor, temperature: float, top_p: float, gen: torch.Generator | None
-) -> torch.Tensor:
-    """Sample (or argmax at temperature 0) from [B, V] logits with temperature and nucleus filtering."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample (or argmax at temperature 0) from [B, V] logits with temperature and nucleus filtering.
+    Returns (token [B], its log-probability under softmax(logits / T) [B])."""
     if temperature == 0:
-        return logits.argmax(-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)  # [B, V]
+        return logits.argmax(-1), torch.zeros(logits.shape[0], device=logits.device)
+    logp_all = torch.log_softmax(logits.float() / temperature, dim=-1)  # [B, V]
+    probs = logp_all.exp()
     if top_p < 1.0:
         sorted_p, idx = probs.sort(dim=-1, descending=True)
         keep = sorted_p.cumsum(-1) - sorted_p < top_p  # always keeps the most likely token
         sorted_p = sorted_p * keep
         probs = torch.zeros_like(probs).scatter_(-1, idx, sorted_p)
-    return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+    tok = torch.multinomial(probs, 1, generator=gen).squeeze(-1)
+    return tok, logp_all.gather(-1, tok[:, None]).squeeze(-1)
 
 
 @torch.no_grad()
@@ -143,11 +149,13 @@ def generate(
     done = torch.zeros(b, dtype=torch.bool, device=dev)
     lengths = torch.zeros(b, dtype=torch.long, device=dev)
     steps: list[torch.Tensor] = []
+    logps: list[torch.Tensor] = []
     last_pos = pos[:, -1:]
     for _ in range(max_tokens):
-        nxt = _next_token(logits, temperature, top_p, generator).to(dev)
-        nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
+        nxt, lp = _next_token(logits, temperature, top_p, generator)
+        nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt.to(dev))
         steps.append(nxt)
+        logps.append(torch.where(done, torch.zeros_like(lp), lp))
         lengths += (~done).long()
         done |= nxt == eos_id
         if bool(done.all()):
@@ -163,7 +171,9 @@ def generate(
         )
         past, logits = out.past_key_values, out.logits[:, -1]
     tokens = torch.stack(steps, dim=1).cpu()  # [B, T]
-    return Generation(tokens=tokens, lengths=lengths.cpu(), stopped=done.cpu())
+    return Generation(
+        tokens=tokens, lengths=lengths.cpu(), stopped=done.cpu(), logprobs=torch.stack(logps, 1).cpu()
+    )
 
 
 def token_logprobs(

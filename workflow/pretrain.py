@@ -53,6 +53,29 @@ def encode_traces(
     return torch.tensor(rows), torch.tensor(starts), torch.tensor(counts)
 
 
+def draw_traces(
+    prompts: torch.Tensor,
+    valid: tuple,
+    junk: tuple,
+    junk_fraction: float,
+    size: int,
+    gen: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of the base model's training mixture: (prompt + trace + EOS ids [B, L], problem index [B]).
+
+    Each row is a random problem with one of its valid traces, or with probability ``junk_fraction`` one of
+    its junk traces. ``valid`` / ``junk`` are :func:`encode_traces` outputs."""
+    (v_rows, v_start, v_count), (j_rows, j_start, j_count) = valid, junk
+    idx = torch.randint(len(prompts), (size,), generator=gen)  # [B]
+    use_junk = torch.rand(size, generator=gen) < junk_fraction
+    start = torch.where(use_junk, j_start[idx], v_start[idx])
+    count = torch.where(use_junk, j_count[idx], v_count[idx])
+    pick = start + (torch.rand(size, generator=gen) * count).long()
+    v_pick, j_pick = pick.clamp(max=len(v_rows) - 1), pick.clamp(max=len(j_rows) - 1)
+    resp = torch.where(use_junk[:, None], j_rows[j_pick], v_rows[v_pick])
+    return torch.cat([prompts[idx], resp], dim=1), idx
+
+
 def run(
     cfg: Config, data_path: str | Path, out_dir: str | Path, tracker_dir: str | Path | None = None
 ) -> Path:
@@ -64,9 +87,9 @@ def run(
         s.read(data_path)
         tokenizer = M.build_tokenizer(countdown.vocabulary(cfg.data.max_value))
         prompts = torch.tensor([tokenizer(p["prompt"])["input_ids"] for p in problems])  # [P, 7]
-        valid, v_start, v_count = encode_traces(tokenizer, problems, cfg.data.max_value, junk=False)
-        junk, j_start, j_count = encode_traces(tokenizer, problems, cfg.data.max_value, junk=True)
-        s.info("%d problems, %d valid and %d junk traces", len(problems), len(valid), len(junk))
+        valid = encode_traces(tokenizer, problems, cfg.data.max_value, junk=False)
+        junk = encode_traces(tokenizer, problems, cfg.data.max_value, junk=True)
+        s.info("%d problems, %d valid and %d junk traces", len(problems), len(valid[0]), len(junk[0]))
         model = M.build_model(len(tokenizer), m.n_layer, m.d_model, m.n_head, m.d_ff, 64, tokenizer)
         s.info("model: %d parameters", sum(p.numel() for p in model.parameters()))
         opt = torch.optim.AdamW(model.parameters(), lr=m.lr, weight_decay=m.weight_decay)
@@ -83,15 +106,7 @@ def run(
         model.train()
         p_len = prompts.shape[1]
         for step in range(m.steps):
-            idx = torch.randint(len(problems), (m.batch_size,))  # [B]
-            use_junk = torch.rand(m.batch_size) < m.junk_fraction
-            start = torch.where(use_junk, j_start[idx], v_start[idx])
-            count = torch.where(use_junk, j_count[idx], v_count[idx])
-            pick = start + (torch.rand(m.batch_size) * count).long()
-            resp = torch.where(
-                use_junk[:, None], junk[pick.clamp(max=len(junk) - 1)], valid[pick.clamp(max=len(valid) - 1)]
-            )
-            ids = torch.cat([prompts[idx], resp], dim=1)  # [B, L]
+            ids, _ = draw_traces(prompts, valid, junk, m.junk_fraction, m.batch_size)  # [B, L]
             labels = ids.clone()
             labels[:, :p_len] = -100  # learn the response only
             loss = model(input_ids=ids, labels=labels).loss

@@ -1,80 +1,47 @@
 """RL training with verifiable rewards: one algorithm preset, one seed.
 
-Consumes: the base checkpoint (``results/<study>/base/model``), ``train.jsonl`` and the algorithm's preset
-(``Config.rl.algorithm(name)``). Produces HF checkpoints ``results/<study>/train/<algo>-s<seed>/step<N>`` at
-``rl.save_steps`` and a resumable trainer state (``state.pt``: policy, optimizer, step) every
-``rl.state_every`` steps. Metrics (reward, loss, entropy, response length, KL to the reference, clip
-fraction) go to the tracker.
+Consumes: the base checkpoint (``results/<study>/base/model``), ``train.jsonl`` / ``val.jsonl`` and the
+algorithm's resolved preset (``Config.rl.algorithm(name)``). Produces HF checkpoints
+``results/<study>/train/<algo>-s<seed>/step<N>`` at ``rl.save_steps`` and a resumable trainer state
+(``state.pt``: policy, reference, critic, optimizers, KL coefficient, validation history, step) every
+``rl.state_every`` steps. Metrics go to the tracker: reward, accuracy, loss, entropy, response length, KL
+to the reference, clip fraction, and per algorithm the critic, KL-coefficient, dynamic-sampling and
+reference-reset curves.
 
-The loop, per step: draw ``prompts_per_step`` prompts; sample ``group_size`` rollouts each; score them with
-the task's checker (reward 1 / 0); recompute behaviour and reference log-probs; compute advantages with the
-preset's estimator; take ``minibatches`` clipped policy-gradient steps. Everything algorithm-specific is
-looked up in ``workflow.algorithms`` registries by the preset's keys: this module never branches on an
-algorithm's name.
+The loop, per step: collect a rollout batch (``workflow.rollout``: sample groups, score, filter); recompute
+behaviour and reference log-probs; subtract the in-reward KL; compute advantages with the preset's
+estimator; take ``minibatches`` clipped policy-gradient steps (plus entropy bonus, KL loss, ptx loss and
+the critic's clipped value loss, each weighted by the preset); validate and reset the reference when the
+preset asks. Every choice is a registry key or a coefficient of the preset: this module never branches on
+an algorithm's name. The estimator's declared ``needs`` decide whether a critic or a greedy baseline is run.
 
-Departures from the papers (toy scale): prompts are drawn with replacement from the train split by a
-generator seeded with (seed, step), so a resumed run replays exactly the batches it would have seen;
-behaviour log-probs are recomputed by the trainer before the update, as verl does.
+Departures from the papers (toy scale): prompts are drawn with replacement by a generator seeded with
+(seed, step), so a resumed run replays exactly; behaviour log-probs come from the sampling pass itself
+(same model, same precision, same temperature) instead of a second forward pass as in verl, whose
+inference engine differs numerically from its trainer (tested: they agree to 1e-5); dynamic sampling trains on a short batch when the
+round cap is hit (verl raises); validation is greedy accuracy on the first ``val_problems`` validation
+problems; the critic is the base model with a fresh scalar head (``AutoModelForTokenClassification``, as
+verl's critic).
 
-Run: ``python -m workflow.train --config C --algo grpo --seed 0 --base DIR --data train.jsonl --out DIR``.
+Run: ``python -m workflow.train --config C --algo grpo --seed 0 --base DIR --data train.jsonl --val val.jsonl
+--out DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from workflow import algorithms as A
 from workflow import model as M
+from workflow import rollout as R
 from workflow import tracking
 from workflow.config import AlgorithmConfig, Config, load_config
 from workflow.io import atomic_path, derive_seed, read_jsonl
 from workflow.logs import Progress, stage
-from workflow.tasks import countdown
-
-
-@dataclass
-class Rollout:
-    """One rollout batch, N = prompts x group_size responses."""
-
-    prompt_ids: torch.Tensor  # [N, P] left-padded
-    prompt_mask: torch.Tensor  # [N, P]
-    response: torch.Tensor  # [N, T] right-padded
-    mask: torch.Tensor  # [N, T] float, 1 on valid tokens incl. EOS
-    scores: torch.Tensor  # [N] outcome reward
-    group: torch.Tensor  # [N] prompt index
-
-
-def rollout(policy, tokenizer, problems: list[dict], cfg: Config, gen: torch.Generator) -> Rollout:
-    rl = cfg.rl
-    prompts = [tokenizer(p["prompt"])["input_ids"] for p in problems for _ in range(rl.group_size)]
-    out = M.generate(
-        policy,
-        prompts,
-        max_tokens=rl.max_tokens,
-        temperature=rl.temperature,
-        top_p=1.0,
-        eos_id=tokenizer.eos_token_id,
-        pad_id=tokenizer.pad_token_id,
-        generator=gen,
-    )
-    texts = tokenizer.batch_decode(out.tokens, skip_special_tokens=True)
-    scores = []
-    for j, text in enumerate(texts):
-        p = problems[j // rl.group_size]
-        v = countdown.check(
-            p["numbers"], p["target"], text, "stop" if out.stopped[j] else "length", cfg.data.max_value
-        )
-        scores.append(float(v.correct))
-    t = out.tokens.shape[1]
-    mask = (torch.arange(t)[None, :] < out.lengths[:, None]).float()  # [N, T]
-    pid, pmask = M.left_pad(prompts, tokenizer.pad_token_id)
-    group = torch.arange(len(problems)).repeat_interleave(rl.group_size)
-    return Rollout(pid, pmask, out.tokens, mask, torch.tensor(scores), group)
 
 
 def outcome_token_rewards(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -85,67 +52,241 @@ def outcome_token_rewards(scores: torch.Tensor, mask: torch.Tensor) -> torch.Ten
     return r * mask
 
 
-def update(
-    policy, ref, opt, ro: Rollout, algo: AlgorithmConfig, cfg: Config, gen: torch.Generator
-) -> dict[str, float]:
-    """Advantages, then one epoch of mini-batch clipped policy-gradient steps. Returns step metrics."""
-    rl = cfg.rl
-    dev = M.device()
-    batch = [x.to(dev) for x in (ro.prompt_ids, ro.prompt_mask, ro.response, ro.mask)]
-    with torch.no_grad():
-        old_logp, _ = M.token_logprobs(policy, *batch, temperature=rl.temperature)
-        ref_logp, _ = M.token_logprobs(ref, *batch, temperature=rl.temperature)
-    token_rewards = outcome_token_rewards(ro.scores.to(dev), batch[3])
-    adv, _ = A.ADVANTAGES[algo.advantage](
-        A.AdvantageInput(
-            token_rewards, batch[3], ro.group.to(dev), eps=algo.adv_eps, norm_by_std=algo.norm_adv_by_std
+def load_critic(base_dir: str | Path):
+    """The base model with a fresh scalar head per token (verl's critic is AutoModelForTokenClassification)."""
+    from transformers import AutoModelForTokenClassification
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the new head is expected to be "newly initialized"
+    critic = AutoModelForTokenClassification.from_pretrained(str(base_dir), num_labels=1, dtype=torch.float32)
+    hf_logging.set_verbosity(verbosity)
+    return critic.to(M.device())
+
+
+def token_values(critic, pid, pmask, resp, rmask) -> torch.Tensor:
+    """V(s_t) for every response token t: the critic's output at the position that predicts t. [N, T]."""
+    ids = torch.cat([pid, resp], dim=1)
+    attn = torch.cat([pmask, rmask.long()], dim=1)
+    pos = (attn.cumsum(-1) - 1).clamp(min=0)
+    out = critic(input_ids=ids, attention_mask=attn, position_ids=pos).logits[..., 0]  # [N, P+T]
+    return out[:, pid.shape[1] - 1 : -1] * rmask
+
+
+class Trainer:
+    """State of one run; ``step`` does one RL step. Everything resumable lives in ``state_dict``."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        algo: AlgorithmConfig,
+        base_dir: str | Path,
+        problems: list[dict],
+        val: list[dict],
+        seed: int,
+        algo_name: str,
+    ) -> None:
+        self.cfg, self.algo, self.seed, self.name = cfg, algo, seed, algo_name
+        self.problems, self.val = problems, val[: algo.val_problems]
+        self.policy, self.tokenizer = M.load(base_dir, threads=cfg.threads)
+        self.ref, _ = M.load(base_dir)
+        self.ref.requires_grad_(False)
+        self.needs = A.ADVANTAGES[algo.advantage].needs
+        torch.manual_seed(derive_seed(cfg.seed, seed, algo_name, "init"))  # the critic's fresh head
+        self.critic = load_critic(base_dir) if "values" in self.needs else None
+        self.opt = self._optimizer()
+        self.critic_opt = (
+            torch.optim.AdamW(self.critic.parameters(), lr=algo.critic_lr, weight_decay=algo.weight_decay)
+            if self.critic is not None
+            else None
         )
-    )
-    policy_loss = A.POLICY_LOSSES[algo.policy_loss]
-    aggregate = A.AGGREGATIONS[algo.loss_agg_mode]
-    kl_fn = A.KL_ESTIMATORS[algo.kl_loss_type]
-    n = ro.response.shape[0]
-    perm = torch.randperm(n, generator=gen)
-    sums: dict[str, float] = {}
-    policy.train()
-    for mb in perm.chunk(rl.minibatches):
-        mb = mb.to(dev)
-        pid, pmask, resp, mask = (x[mb] for x in batch)
-        logp, ent = M.token_logprobs(
-            policy, pid, pmask, resp, mask, temperature=rl.temperature, with_entropy=True
+        self.kl_ctl = A.KL_CONTROLLERS[algo.kl_controller](
+            algo.kl_reward_coef, algo.kl_target, algo.kl_horizon
         )
-        loss_mat, pl_metrics = policy_loss(
-            A.PolicyLossInput(logp, old_logp[mb], adv[mb], algo.clip_low, algo.clip_high, algo.clip_c)
+        self.ptx = self._ptx_corpus() if algo.ptx_coef > 0 else None
+        self.val_best, self.val_stale, self.resets, self.step_done = -1.0, 0, 0, 0
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(
+            self.policy.parameters(), lr=self.algo.lr, weight_decay=self.algo.weight_decay
         )
-        pg_loss = aggregate(loss_mat, mask, None)
-        entropy = aggregate(ent, mask, None)
-        kl = aggregate(kl_fn(logp, ref_logp[mb]), mask, None)
-        loss = pg_loss - algo.entropy_coef * entropy + algo.kl_loss_coef * kl
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), rl.grad_clip)
-        opt.step()
-        mb_metrics = {
-            "loss": loss.item(),
-            "pg_loss": pg_loss.item(),
-            "entropy": entropy.item(),
-            "kl": kl.item(),
-            "grad_norm": float(grad_norm),
-            **{k: A.masked_mean(v, mask).item() for k, v in pl_metrics.items()},
+
+    def _ptx_corpus(self):
+        """The base model's own training mixture (valid and junk traces of train problems, pretrain.py)."""
+        from workflow.pretrain import encode_traces
+
+        prompts = torch.tensor([self.tokenizer(p["prompt"])["input_ids"] for p in self.problems])
+        valid = encode_traces(self.tokenizer, self.problems, self.cfg.data.max_value, junk=False)
+        junk = encode_traces(self.tokenizer, self.problems, self.cfg.data.max_value, junk=True)
+        return prompts, valid, junk
+
+    def ptx_batch(self, size: int, gen: torch.Generator) -> tuple[torch.Tensor, int]:
+        from workflow.pretrain import draw_traces
+
+        prompts, valid, junk = self.ptx
+        ids, _ = draw_traces(prompts, valid, junk, self.cfg.model.junk_fraction, size, gen)
+        return ids, prompts.shape[1]
+
+    # -------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "policy": self.policy.state_dict(),
+            "ref": self.ref.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "critic": self.critic.state_dict() if self.critic is not None else None,
+            "critic_optimizer": self.critic_opt.state_dict() if self.critic_opt is not None else None,
+            "kl_coef": self.kl_ctl.value,
+            "val_best": self.val_best,
+            "val_stale": self.val_stale,
+            "resets": self.resets,
+            "step": self.step_done,
         }
-        for k, v in mb_metrics.items():
-            sums[k] = sums.get(k, 0.0) + v / rl.minibatches
-    policy.eval()
-    sums["reward"] = ro.scores.mean().item()
-    sums["response_length"] = ro.mask.sum(-1).mean().item()
-    sums["solved_groups"] = _share_of_groups(ro, lambda s: s.max() > 0)
-    sums["mixed_groups"] = _share_of_groups(ro, lambda s: s.max() > s.min())
-    return sums
 
+    def load_state_dict(self, st: dict) -> None:
+        self.policy.load_state_dict(st["policy"])
+        self.ref.load_state_dict(st["ref"])
+        self.opt.load_state_dict(st["optimizer"])
+        if self.critic is not None:
+            self.critic.load_state_dict(st["critic"])
+            self.critic_opt.load_state_dict(st["critic_optimizer"])
+        self.kl_ctl.value = st["kl_coef"]
+        self.val_best, self.val_stale, self.resets, self.step_done = (
+            st["val_best"],
+            st["val_stale"],
+            st["resets"],
+            st["step"],
+        )
 
-def _share_of_groups(ro: Rollout, pred) -> float:
-    groups = ro.group.unique()
-    return sum(bool(pred(ro.scores[ro.group == g])) for g in groups) / len(groups)
+    # -------------------------------------------------------------------------------------------------
+    def step(self, step: int) -> dict[str, float]:
+        algo = self.algo
+        gen = torch.Generator().manual_seed(derive_seed(self.cfg.seed, self.seed, self.name, step))
+
+        def draw(n: int) -> list[dict]:
+            return [self.problems[i] for i in torch.randint(len(self.problems), (n,), generator=gen).tolist()]
+
+        batch, metrics = R.collect(
+            self.policy,
+            self.tokenizer,
+            draw,
+            algo,
+            self.cfg.data.max_value,
+            gen,
+            with_baseline="baseline" in self.needs,
+        )
+        if batch is not None:
+            metrics.update(self.update(batch, gen))
+        self.step_done = step + 1
+        metrics.update(self.maybe_validate_and_reset(self.step_done))
+        metrics["kl_coef"] = self.kl_ctl.value
+        return metrics
+
+    def update(self, ro: R.Rollout, gen: torch.Generator) -> dict[str, float]:
+        """Advantages, then one epoch of mini-batch steps. Returns averaged metrics."""
+        algo, dev = self.algo, M.device()
+        pid, pmask, resp, mask = (x.to(dev) for x in (ro.prompt_ids, ro.prompt_mask, ro.response, ro.mask))
+        old_logp = ro.old_logp.to(dev)
+        with torch.no_grad():
+            ref_logp, _ = M.token_logprobs(self.ref, pid, pmask, resp, mask, temperature=algo.temperature)
+            values = token_values(self.critic, pid, pmask, resp, mask) if self.critic is not None else None
+            kl_tok = A.KL_ESTIMATORS[algo.kl_reward_type](old_logp, ref_logp) * mask  # [N, T]
+            token_rewards = outcome_token_rewards(ro.scores.to(dev), mask) - self.kl_ctl.value * kl_tok
+            self.kl_ctl.update(A.masked_mean(kl_tok, mask, dim=-1).mean().item(), n_steps=len(ro.scores))
+            adv, returns = A.ADVANTAGES[algo.advantage](
+                A.AdvantageInput(
+                    token_rewards,
+                    mask,
+                    ro.group.to(dev),
+                    eps=algo.adv_eps,
+                    norm_by_std=algo.norm_adv_by_std,
+                    values=values,
+                    baseline=ro.baseline.to(dev),
+                    gamma=algo.gamma,
+                    lam=algo.lam,
+                )
+            )
+        policy_loss = A.POLICY_LOSSES[algo.policy_loss]
+        aggregate = A.AGGREGATIONS[algo.loss_agg_mode]
+        kl_fn = A.KL_ESTIMATORS[algo.kl_loss_type]
+        chunks = torch.randperm(len(ro.scores), generator=gen).chunk(algo.minibatches)
+        sums: dict[str, float] = {}
+        self.policy.train()
+        for mb in chunks:
+            mb = mb.to(dev)
+            m = mask[mb]
+            logp, ent = M.token_logprobs(
+                self.policy, pid[mb], pmask[mb], resp[mb], m, temperature=algo.temperature, with_entropy=True
+            )
+            loss_mat, pl_metrics = policy_loss(
+                A.PolicyLossInput(logp, old_logp[mb], adv[mb], algo.clip_low, algo.clip_high, algo.clip_c)
+            )
+            pg_loss = aggregate(loss_mat, m, None)
+            entropy = aggregate(ent, m, None)
+            kl = aggregate(kl_fn(logp, ref_logp[mb]), m, None)
+            loss = pg_loss - algo.entropy_coef * entropy + algo.kl_loss_coef * kl
+            mb_metrics = {"pg_loss": pg_loss.item(), "entropy": entropy.item(), "kl": kl.item()}
+            if self.ptx is not None:
+                ids, p_len = self.ptx_batch(len(mb), gen)
+                labels = ids.clone()
+                labels[:, :p_len] = -100
+                ptx = self.policy(input_ids=ids.to(dev), labels=labels.to(dev)).loss
+                loss = loss + algo.ptx_coef * ptx
+                mb_metrics["ptx_loss"] = ptx.item()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            mb_metrics["grad_norm"] = float(
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), algo.grad_clip)
+            )
+            self.opt.step()
+            if self.critic is not None:
+                vpred = token_values(self.critic, pid[mb], pmask[mb], resp[mb], m)
+                vf_loss, vf_clip = A.value_loss(
+                    vpred, returns[mb], values[mb], m, algo.value_clip, algo.loss_agg_mode
+                )
+                self.critic_opt.zero_grad(set_to_none=True)
+                vf_loss.backward()
+                torch.nn.utils.clip_grad_norm_(self.critic.parameters(), algo.grad_clip)
+                self.critic_opt.step()
+                mb_metrics.update(vf_loss=vf_loss.item(), vf_clipfrac=vf_clip.item())
+            mb_metrics["loss"] = loss.item()
+            mb_metrics.update({k: A.masked_mean(v, m).item() for k, v in pl_metrics.items()})
+            for k, v in mb_metrics.items():
+                sums[k] = sums.get(k, 0.0) + v / len(chunks)
+        self.policy.eval()
+        sums["kl_in_reward"] = A.masked_mean(kl_tok, mask).item()
+        sums["train_batch"] = float(len(ro.scores))
+        return sums
+
+    def maybe_validate_and_reset(self, done: int) -> dict[str, float]:
+        """Greedy validation accuracy; ProRL reference resets on a schedule or a validation plateau."""
+        algo, out = self.algo, {}
+        reset = bool(algo.ref_reset_every) and done % algo.ref_reset_every == 0
+        if algo.val_every and done % algo.val_every == 0 and self.val:
+            acc = (
+                (
+                    R.greedy_rewards(self.policy, self.tokenizer, self.val, algo, self.cfg.data.max_value)
+                    == algo.reward_correct
+                )
+                .float()
+                .mean()
+                .item()
+            )
+            out["val_accuracy"] = acc
+            if acc > self.val_best:
+                self.val_best, self.val_stale = acc, 0
+            else:
+                self.val_stale += 1
+            if algo.ref_reset_patience and self.val_stale >= algo.ref_reset_patience:
+                reset = True
+        if reset:
+            self.ref.load_state_dict(self.policy.state_dict())
+            if algo.reset_optimizer:
+                self.opt = self._optimizer()
+            self.resets += 1
+            self.val_best, self.val_stale = -1.0, 0
+            out["ref_reset"] = 1.0
+        out["ref_resets"] = float(self.resets)
+        return out
 
 
 def checkpoint_dir(out_dir: str | Path, step: int) -> Path:
@@ -159,58 +300,54 @@ def run(
     base_dir: str | Path,
     data_path: str | Path,
     out_dir: str | Path,
+    val_path: str | Path | None = None,
     tracker: tracking.Tracker | None = None,
 ) -> list[Path]:
     rl = cfg.rl
     algo = rl.algorithm(algo_name)
     out_dir = Path(out_dir)
     torch.set_num_threads(cfg.threads)
-    run_id = f"{cfg.study}-{algo_name}-s{seed}"
     with stage(f"train {algo_name} seed {seed}") as s:
-        policy, tokenizer = M.load(base_dir, threads=cfg.threads)
-        ref, _ = M.load(base_dir)
-        ref.requires_grad_(False)
         problems = read_jsonl(data_path)
-        s.read(base_dir, data_path)
-        opt = torch.optim.AdamW(policy.parameters(), lr=rl.lr, weight_decay=rl.weight_decay)
+        val = read_jsonl(val_path) if val_path else []
+        s.read(base_dir, data_path, *([val_path] if val_path else []))
+        tr = Trainer(cfg, algo, base_dir, problems, val, seed, algo_name)
         state_path = out_dir / "state.pt"
-        start = 0
         if state_path.exists():
-            state = torch.load(state_path, map_location=M.device(), weights_only=False)
-            policy.load_state_dict(state["policy"])
-            opt.load_state_dict(state["optimizer"])
-            start = state["step"]
-            s.info("resumed from %s at step %d", state_path, start)
+            tr.load_state_dict(torch.load(state_path, map_location=M.device(), weights_only=False))
+            s.info("resumed from %s at step %d", state_path, tr.step_done)
         tracker = tracker or tracking.start(
             cfg.wandb,
             study=cfg.study,
-            run_id=run_id,
+            run_id=f"{cfg.study}-{algo_name}-s{seed}",
             job_type="train",
             out_dir=out_dir.parent.parent / "wandb",
+            group=f"{cfg.study}-train",
             config=dict(cfg.to_dict(), algorithm=algo_name, algorithm_config=algo.__dict__, seed=seed),
         )
         s.info("algorithm %s: %s", algo_name, algo)
-        prog = Progress(rl.steps - start, f"train {algo_name}", "step")
+        prog = Progress(rl.steps - tr.step_done, f"train {algo_name}", "step")
         saved = []
-        for step in range(start, rl.steps):
+        for step in range(tr.step_done, rl.steps):
             t0 = time.perf_counter()
-            gen = torch.Generator().manual_seed(derive_seed(cfg.seed, seed, algo_name, step))
-            idx = torch.randint(len(problems), (rl.prompts_per_step,), generator=gen)
-            ro = rollout(policy, tokenizer, [problems[i] for i in idx.tolist()], cfg, gen)
-            metrics = update(policy, ref, opt, ro, algo, cfg, gen)
+            metrics = tr.step(step)
             metrics["step_time"] = time.perf_counter() - t0
             tracker.log({f"train/{k}": v for k, v in metrics.items()}, step=step + 1)
-            prog.update(1, reward=metrics["reward"], entropy=metrics["entropy"])
-            done = step + 1
-            if done in rl.save_steps:
-                M.save(policy, tokenizer, checkpoint_dir(out_dir, done))
-                saved.append(checkpoint_dir(out_dir, done))
-                s.info("step %d: saved %s", done, saved[-1])
-            if done % rl.state_every == 0 or done == rl.steps:
+            prog.update(1, reward=metrics["reward"], entropy=metrics.get("entropy", float("nan")))
+            if "ref_reset" in metrics:
+                s.info(
+                    "step %d: reference policy reset #%d (optimizer re-initialised: %s)",
+                    step + 1,
+                    tr.resets,
+                    algo.reset_optimizer,
+                )
+            if step + 1 in rl.save_steps:
+                M.save(tr.policy, tr.tokenizer, checkpoint_dir(out_dir, step + 1))
+                saved.append(checkpoint_dir(out_dir, step + 1))
+                s.info("step %d: saved %s", step + 1, saved[-1])
+            if (step + 1) % rl.state_every == 0 or step + 1 == rl.steps:
                 with atomic_path(state_path) as tmp:
-                    torch.save(
-                        {"policy": policy.state_dict(), "optimizer": opt.state_dict(), "step": done}, tmp
-                    )
+                    torch.save(tr.state_dict(), tmp)
         prog.close()
         tracker.finish()
         s.wrote(*[checkpoint_dir(out_dir, st) for st in rl.save_steps])
@@ -224,9 +361,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--base", required=True, help="base checkpoint directory")
     ap.add_argument("--data", required=True, help="train.jsonl")
+    ap.add_argument("--val", default=None, help="val.jsonl (validation and ProRL resets)")
     ap.add_argument("--out", required=True, help="run directory (checkpoints and state)")
     a = ap.parse_args(argv)
-    run(load_config(a.config), a.algo, a.seed, a.base, a.data, a.out)
+    run(load_config(a.config), a.algo, a.seed, a.base, a.data, a.out, a.val)
 
 
 if __name__ == "__main__":
