@@ -13,6 +13,10 @@ VENV=${VENV:-.venv}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 TORCH_INDEX=${TORCH_INDEX:-https://download.pytorch.org/whl/cpu}
 
+# verl 0.9.1 is the test oracle of workflow/algorithms.py. Its full dependency set is ~1.9 GB (ray, vLLM
+# helpers, ...); core_algos needs only these, so the test setup installs verl without its dependencies.
+ORACLE=(verl==0.9.1 omegaconf codetiming "tensordict>=0.8,<=0.10.0" orjson)
+
 setup() {
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
   local pip="$VENV/bin/python -m pip --quiet"
@@ -32,6 +36,8 @@ setup() {
   fi
   echo "[setup] installing the project and its test tools"
   $pip install -e '.[test,slurm]'
+  echo "[setup] installing the verl oracle for the algorithm tests (no dependencies)"
+  $pip install --no-deps "${ORACLE[0]}" && $pip install "${ORACLE[@]:1}"
   echo "$want" > "$stamp"
 }
 

@@ -22,3 +22,29 @@ rule analyze:
     shell:
         "python -m workflow.analyze --config {input.config} --dataset {wildcards.dataset} --data {input.data}"
         " --verified {params.verified} --out {params.out} > {log} 2>&1"
+
+
+rule boundary:
+    input:
+        config=CONFIG_FILE,
+        counts=f"{R}/tables/counts_{{dataset}}.csv",
+    output:
+        crossing=f"{R}/tables/crossing_{{dataset}}.csv",
+        coverage=f"{R}/tables/coverage_{{dataset}}.csv",
+        histogram=f"{R}/tables/histogram_{{dataset}}.csv",
+        difficulty=f"{R}/tables/difficulty_{{dataset}}.csv",
+        dynamics=f"{R}/tables/dynamics_{{dataset}}.csv",
+        verdict_md=f"{R}/tables/verdict_{{dataset}}.md",
+        verdict_json=f"{R}/tables/verdict_{{dataset}}.json",
+    log:
+        f"{LOGS}/boundary_{{dataset}}.log",
+    localrule: True
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    params:
+        out=parent_of("crossing"),
+    shell:
+        "python -m workflow.boundary --config {input.config} --counts {input.counts} --out {params.out} > {log} 2>&1"

@@ -4,6 +4,7 @@ import json
 import os
 
 from workflow.config import ConfigError, from_dict
+from workflow.plot import FIGURES
 
 try:
     CFG = from_dict(config)
@@ -38,6 +39,7 @@ wildcard_constraints:
     shard=r"\d+",
     dataset="|".join(DATASETS + ["train", "val", "test"]),
     model="|".join(MODELS),
+    figure="|".join(FIGURES),
 
 
 def model_dir(wildcards):
@@ -73,14 +75,31 @@ def verified_args(wildcards):
     return " ".join(f"{m}={p}" for m, paths in shards.items() for p in paths)
 
 
-def final_outputs():
+def figure_table(wildcards):
+    """The table a figure draws from (``workflow.plot.FIGURES``)."""
+    return f"{R}/tables/{FIGURES[wildcards.figure][0]}_{wildcards.dataset}.csv"
+
+
+def all_figures():
     return expand(
-        f"{R}/figures/passk_{{dataset}}.{{ext}}", dataset=DATASETS, ext=["png", "pdf"]
-    ) + expand(f"{R}/tables/summary_{{dataset}}.md", dataset=DATASETS)
+        f"{R}/figures/{{figure}}_{{dataset}}.{{ext}}",
+        figure=list(FIGURES),
+        dataset=DATASETS,
+        ext=["png", "pdf"],
+    )
+
+
+def final_outputs():
+    return (
+        all_figures()
+        + expand(f"{R}/tables/summary_{{dataset}}.md", dataset=DATASETS)
+        + expand(f"{R}/tables/verdict_{{dataset}}.md", dataset=DATASETS)
+    )
 
 
 def print_summaries():
     for d in DATASETS:
-        path = f"{R}/tables/summary_{d}.md"
-        if os.path.exists(path):
-            print(open(path).read())
+        for name in ("summary", "verdict"):
+            path = f"{R}/tables/{name}_{d}.md"
+            if os.path.exists(path):
+                print(open(path).read())

@@ -1,13 +1,12 @@
-rule plot_passk:
+rule plot:
     input:
         config=CONFIG_FILE,
-        passk=f"{R}/tables/passk_{{dataset}}.csv",
-        summary=f"{R}/tables/summary_{{dataset}}.md",
+        table=figure_table,
     output:
-        png=f"{R}/figures/passk_{{dataset}}.png",
-        pdf=f"{R}/figures/passk_{{dataset}}.pdf",
+        png=f"{R}/figures/{{figure}}_{{dataset}}.png",
+        pdf=f"{R}/figures/{{figure}}_{{dataset}}.pdf",
     log:
-        f"{LOGS}/plot_passk_{{dataset}}.log",
+        f"{LOGS}/plot/{{figure}}_{{dataset}}.log",
     localrule: True
     conda:
         ENV
@@ -15,7 +14,13 @@ rule plot_passk:
         mem_mb=2000,
         runtime=10,
     params:
-        stem=f"{R}/figures/passk_{{dataset}}",
+        stem=f"{R}/figures/{{figure}}_{{dataset}}",
     shell:
-        "python -m workflow.plot --config {input.config} --passk {input.passk} --summary {input.summary}"
+        "python -m workflow.plot --config {input.config} --figure {wildcards.figure} --table {input.table}"
         " --out {params.stem} > {log} 2>&1"
+
+
+rule figures:
+    input:
+        all_figures(),
+    localrule: True

@@ -10,7 +10,8 @@ rule pretrain:
         f"{LOGS}/benchmarks/pretrain.tsv"
     conda:
         ENV
-    threads: CFG.threads
+    # nothing else is runnable while the base model trains: two threads are 1.7x faster than one here
+    threads: max(2, CFG.threads)
     resources:
         mem_mb=4000,
         runtime=60,
@@ -18,4 +19,4 @@ rule pretrain:
         wandb=f"{R}/wandb",
     shell:
         "python -m workflow.pretrain --config {input.config} --data {input.train} --out {output.model}"
-        " --wandb-dir {params.wandb} > {log} 2>&1"
+        " --wandb-dir {params.wandb} --threads {threads} > {log} 2>&1"

@@ -34,11 +34,12 @@ def test_preset_trains_and_changes_every_parameter(algo, tiny_cfg, tiny_base, tm
             "train/loss",
             "train/reward",
             "train/entropy",
-            "train/kl",
             "train/clipfrac",
             "train/response_length",
         ):
             assert math.isfinite(m[key]), key
+    kl0 = steps[0]["train/kl"]  # measured at step 0: k3 >= 0, small after one or two updates
+    assert math.isfinite(kl0) and 0 <= kl0 < 0.5
     assert any(m["train/mixed_groups"] > 0 for m in steps), (
         "no learning signal in any step: the test is vacuous"
     )
@@ -95,3 +96,24 @@ def test_sampling_logprobs_match_a_full_forward_pass(tiny_base):
     with torch.no_grad():
         logp, _ = M.token_logprobs(policy, pid, pmask, out.tokens, mask, temperature=1.2)
     assert torch.allclose(out.logprobs * mask, logp * mask, atol=1e-5)
+
+
+def test_ppo_with_pretraining_mix_and_in_reward_kl(tiny_cfg, tiny_base, tmp_path):
+    """The InstructGPT objective: PPO with per-token KL in the reward (adaptive beta) and the ptx loss."""
+    rl = dataclasses.replace(
+        tiny_cfg.rl,
+        algorithms=("ppo",),
+        overrides={
+            "ppo": {"ptx_coef": 0.5, "kl_reward_coef": 0.05, "kl_controller": "adaptive", "kl_horizon": 100}
+        },
+    )
+    cfg = dataclasses.replace(tiny_cfg, rl=rl)
+    tracker = MemoryTracker()
+    train.run(
+        cfg, "ppo", 0, tiny_base["model"], tiny_base["train"], tmp_path / "run", tiny_base["val"], tracker
+    )
+    steps = [m for _, m in tracker.history]
+    assert all(math.isfinite(m["train/ptx_loss"]) and m["train/ptx_loss"] > 0 for m in steps)
+    assert all(math.isfinite(m["train/vf_loss"]) for m in steps)
+    assert steps[0]["train/kl_coef"] != steps[-1]["train/kl_coef"]  # the adaptive controller moved beta
+    assert steps[-1]["train/kl_in_reward"] != 0

@@ -21,7 +21,9 @@ def copy_workflow(repo, dest):
 
 
 def snakemake(cwd, *args, timeout=1800):
-    env = dict(os.environ, WANDB_MODE="disabled")
+    # the rules call `python`: make it this interpreter, whether or not the venv is activated
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = dict(os.environ, WANDB_MODE="disabled", PATH=path)
     return subprocess.run(
         [sys.executable, "-m", "snakemake", *args],
         cwd=cwd,
@@ -36,7 +38,7 @@ def test_dry_run_of_the_embedded_default(repo, tmp_path):
     wd = copy_workflow(repo, tmp_path)
     r = snakemake(wd, "-n", "--cores", "2")
     assert r.returncode == 0, r.stderr
-    for rule in ("prepare_data", "pretrain", "train", "sample", "verify", "analyze", "plot_passk"):
+    for rule in ("prepare_data", "pretrain", "train", "sample", "verify", "analyze", "boundary", "plot"):
         assert rule in r.stdout
 
 
@@ -88,6 +90,8 @@ def test_end_to_end_reduced_study(tiny_study):
     counts = pd.read_csv(res / "tables" / "counts_test.csv")
     assert (counts.n == 16).all() and len(counts) == 3 * 20
     assert (res / "figures" / "passk_test.png").stat().st_size > 10_000
+    verdict = (res / "tables" / "verdict_test.md").read_text()
+    assert "Does RL expand the reasoning boundary?" in verdict and "grpo-s0-step4" in verdict
     assert (res / "figures" / "passk_test.pdf").exists()
     for ckpt in ("base/model", "train/grpo-s0/step4"):
         assert (res / ckpt / "config.json").exists() and (res / ckpt / "model.safetensors").exists()
@@ -118,11 +122,29 @@ def test_killed_shard_is_redone_alone_and_identically(tiny_study):
         "sample": "1",
         "verify": "1",
         "analyze": "1",
-        "plot_passk": "1",
+        "boundary": "1",
+        "plot": "4",
         "all": "1",
-        "total": "5",
+        "total": "9",
     }, plan
     r = snakemake(wd, "--cores", "2", "--configfile", "tiny.yaml")
     assert r.returncode == 0, r.stderr[-3000:]
     assert shard.read_text() == before  # the shard seed derives from (run seed, dataset, shard)
     pd.testing.assert_frame_equal(pd.read_csv(res / "tables" / "counts_test.csv"), counts_before)
+
+
+def test_figures_regenerate_from_tables_alone(tiny_study):
+    """Deleting every figure and asking for the ``figures`` target reruns the plot jobs and nothing upstream."""
+    wd, _ = tiny_study
+    figs = wd / "results" / "tiny" / "figures"
+    shutil.rmtree(figs)
+    plan = snakemake(wd, "-n", "figures", "--configfile", "tiny.yaml", "--quiet", "rules").stdout
+    jobs = dict(
+        line.split()[:2] for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()
+    )
+    assert jobs == {"plot": "4", "figures": "1", "total": "5"}, plan
+    r = snakemake(wd, "figures", "--cores", "2", "--configfile", "tiny.yaml")
+    assert r.returncode == 0, r.stderr[-3000:]
+    for name in ("passk", "histogram", "dynamics", "difficulty"):
+        assert (figs / f"{name}_test.png").stat().st_size > 5_000
+        assert (figs / f"{name}_test.pdf").exists()

@@ -309,9 +309,12 @@ class RLConfig:
     """Steps between resumable trainer-state snapshots."""
     seeds: tuple[int, ...] = (0,)
     """RL seeds; each seed is a separate training run (report every seed you ran)."""
+    kl_log_every: int = 10
+    """Steps between KL-to-reference measurements for algorithms whose loss and reward do not use the
+    reference (saves a forward pass on the other steps); every step otherwise."""
 
     def __post_init__(self) -> None:
-        _positive(self, "steps", "state_every")
+        _positive(self, "steps", "state_every", "kl_log_every")
         if not self.algorithms:
             raise ConfigError("rl.algorithms: list at least one algorithm")
         for name in self.algorithms:

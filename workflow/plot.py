@@ -1,14 +1,21 @@
-"""Figures: pass@k curves, base versus each RL model, on a log2 k axis with bootstrap confidence bands.
+"""Figures: one drawing function per figure, each drawing only from a saved table (no model, no sampling).
 
-Consumes: ``results/<study>/tables/passk_<dataset>.csv`` (and the summary for W&B). Produces
-``results/<study>/figures/passk_<dataset>.{png,pdf}``. Plots only draw from tables: no model, no sampling.
+Consumes: ``results/<study>/tables/<table>_<dataset>.csv``. Produces ``results/<study>/figures/<figure>_<dataset>
+.{png,pdf}`` and logs the table and the figure to W&B. ``FIGURES`` maps each figure to its table and function;
+``snakemake figures`` rebuilds every figure from the tables alone.
 
-Run: ``python -m workflow.plot --config C --passk passk_test.csv --out results/<study>/figures/passk_test``.
+- ``passk``: pass@k curves, base versus each RL model, log2 k axis, bootstrap CI bands (Yue et al. Figs 2-4, 8).
+- ``histogram``: share of problems per accuracy bin, per model (Yue et al. Fig 5).
+- ``dynamics``: pass@1 and pass@n against the checkpoint step per RL run (Yue et al. Fig 1 right; ProRL Fig 1).
+- ``difficulty``: gain in pass@n over the base against the base's pass@n, per difficulty level (ProRL Fig 3 left).
+
+Run: ``python -m workflow.plot --config C --figure passk --table passk_test.csv --out results/<study>/figures/passk_test``.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +24,8 @@ from workflow import tracking
 from workflow.config import Config, load_config
 from workflow.io import atomic_path
 from workflow.logs import stage
+
+BASE_COLOR = (0.1, 0.1, 0.1)
 
 
 def theme() -> None:
@@ -28,50 +37,107 @@ def theme() -> None:
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.2)
 
 
-def draw_passk(passk: pd.DataFrame, title: str):
-    """One line per model with its CI band; the base model in black."""
-    import matplotlib.pyplot as plt
+def palette(models: list[str]) -> dict[str, tuple]:
     import seaborn as sns
 
-    theme()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    models = list(dict.fromkeys(passk["model"]))
     others = [m for m in models if m != "base"]
-    colors = dict(zip(others, sns.color_palette("tab10", len(others)), strict=True))
-    colors["base"] = (0.1, 0.1, 0.1)
+    colors = dict(zip(others, sns.color_palette("tab10", max(len(others), 1)), strict=False))
+    colors["base"] = BASE_COLOR
+    return colors
+
+
+def draw_passk(t: pd.DataFrame, title: str):
+    """One line per model with its CI band; the base model dashed black."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    models = list(dict.fromkeys(t["model"]))
+    colors = palette(models)
     for m in models:
-        g = passk[passk.model == m].sort_values("k")
-        label = "base" if m == "base" else m
+        g = t[t.model == m].sort_values("k")
         ax.plot(
-            g.k,
-            g.value,
-            marker="o",
-            ms=3,
-            lw=1.8,
-            color=colors[m],
-            label=label,
-            ls="--" if m == "base" else "-",
+            g.k, g.value, marker="o", ms=3, lw=1.8, color=colors[m], label=m, ls="--" if m == "base" else "-"
         )
         ax.fill_between(g.k, g.ci_low, g.ci_high, color=colors[m], alpha=0.15, lw=0)
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("k (number of samples)")
-    ax.set_ylabel("pass@k")
-    ax.set_title(title)
-    ax.set_ylim(0, 1.02)
-    ax.legend(frameon=True, fontsize=9)
-    fig.tight_layout()
+    ax.set(xlabel="k (number of samples)", ylabel="pass@k", title=title, ylim=(0, 1.02))
+    ax.legend(frameon=True, fontsize=8)
     return fig
 
 
-def run(
-    cfg: Config, passk_csv: str | Path, out_stem: str | Path, summary_md: str | Path | None = None
-) -> list[Path]:
+def draw_histogram(t: pd.DataFrame, title: str):
+    """Grouped bars: share of problems per accuracy bin, one colour per model."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    models = list(dict.fromkeys(t["model"]))
+    sns.barplot(data=t, x="label", y="share", hue="model", palette=palette(models), hue_order=models, ax=ax)
+    ax.set(xlabel="accuracy (share of correct samples)", ylabel="share of problems", title=title)
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def draw_dynamics(t: pd.DataFrame, title: str):
+    """pass@1 (left) and pass@n (right) against the training step, one line per RL run."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True)
+    runs = list(dict.fromkeys(t["run"]))
+    colors = palette(runs)
+    for ax, col, label in ((axes[0], "pass1", "pass@1"), (axes[1], "passn", "pass@n")):
+        for r in runs:
+            g = t[t.run == r].sort_values("step")
+            ax.plot(g.step, g[col], marker="o", color=colors[r], label=f"{r} ({g.regime.iloc[0]})")
+        ax.set(xlabel="training step (0 = base)", ylabel=label)
+    axes[1].legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def draw_difficulty(t: pd.DataFrame, title: str):
+    """ProRL Fig 3 left: gain in pass@n over the base against the base's pass@n, per difficulty level."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    rl = t[t.model != "base"]
+    sns.scatterplot(
+        data=rl,
+        x="base_passn",
+        y="gain_passn",
+        hue="model",
+        style="difficulty",
+        s=70,
+        ax=ax,
+        palette=palette(list(dict.fromkeys(rl.model))),
+    )
+    ax.axhline(0, color=BASE_COLOR, lw=1, ls="--")
+    ax.set(xlabel="base pass@n", ylabel="RL gain in pass@n", title=title)
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
+FIGURES: dict[str, tuple[str, Callable]] = {
+    "passk": ("passk", draw_passk),
+    "histogram": ("histogram", draw_histogram),
+    "dynamics": ("dynamics", draw_dynamics),
+    "difficulty": ("difficulty", draw_difficulty),
+}
+"""figure name -> (table name, drawing function)."""
+
+
+def run(cfg: Config, figure: str, table_csv: str | Path, out_stem: str | Path) -> list[Path]:
     out_stem = Path(out_stem)
+    _, draw = FIGURES[figure]
     with stage(f"plot {out_stem.name}") as s:
-        passk = pd.read_csv(passk_csv)
-        s.read(passk_csv)
-        dataset = passk["dataset"].iloc[0]
-        fig = draw_passk(passk, f"{cfg.study}: pass@k on {dataset}")
+        table = pd.read_csv(table_csv)
+        s.read(table_csv)
+        dataset = table["dataset"].iloc[0]
+        theme()
+        fig = draw(table, f"{cfg.study}: {figure} on {dataset}")
+        fig.tight_layout()
         outs = []
         for ext in ("png", "pdf"):
             path = out_stem.with_suffix(f".{ext}")
@@ -81,15 +147,14 @@ def run(
         tracker = tracking.start(
             cfg.wandb,
             study=cfg.study,
-            run_id=f"{cfg.study}-analysis-{dataset}",
-            job_type="analysis",
+            run_id=f"{cfg.study}-{figure}-{dataset}",
+            job_type="figure",
             out_dir=out_stem.parent.parent / "wandb",
             config=cfg.to_dict(),
+            group=f"{cfg.study}-analysis",
         )
-        tracker.log_table(f"passk_{dataset}", list(passk.columns), passk.values.tolist())
-        tracker.log_image(f"passk_{dataset}_figure", outs[0], caption=f"pass@k on {dataset}")
-        if summary_md and Path(summary_md).exists():
-            tracker.summary({f"summary_{dataset}": Path(summary_md).read_text()})
+        tracker.log_table(f"{figure}_{dataset}_table", list(table.columns), table.values.tolist())
+        tracker.log_image(f"{figure}_{dataset}", outs[0], caption=f"{figure} on {dataset}")
         tracker.finish()
         s.wrote(*outs)
     return outs
@@ -98,11 +163,11 @@ def run(
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True)
-    ap.add_argument("--passk", required=True)
-    ap.add_argument("--summary", default=None)
+    ap.add_argument("--figure", required=True, choices=sorted(FIGURES))
+    ap.add_argument("--table", required=True)
     ap.add_argument("--out", required=True, help="output path without extension")
     a = ap.parse_args(argv)
-    run(load_config(a.config), a.passk, a.out, a.summary)
+    run(load_config(a.config), a.figure, a.table, a.out)
 
 
 if __name__ == "__main__":

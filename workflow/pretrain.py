@@ -77,10 +77,14 @@ def draw_traces(
 
 
 def run(
-    cfg: Config, data_path: str | Path, out_dir: str | Path, tracker_dir: str | Path | None = None
+    cfg: Config,
+    data_path: str | Path,
+    out_dir: str | Path,
+    tracker_dir: str | Path | None = None,
+    threads: int | None = None,
 ) -> Path:
     m = cfg.model
-    torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(threads or cfg.threads)
     torch.manual_seed(derive_seed(cfg.seed, "pretrain"))
     with stage("pretrain") as s:
         problems = read_jsonl(data_path)
@@ -133,8 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", required=True, help="train.jsonl")
     ap.add_argument("--out", required=True, help="output checkpoint directory")
     ap.add_argument("--wandb-dir", default=None)
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: config threads)")
     a = ap.parse_args(argv)
-    run(load_config(a.config), a.data, a.out, a.wandb_dir)
+    run(load_config(a.config), a.data, a.out, a.wandb_dir, a.threads)
 
 
 if __name__ == "__main__":

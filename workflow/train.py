@@ -165,6 +165,8 @@ class Trainer:
         def draw(n: int) -> list[dict]:
             return [self.problems[i] for i in torch.randint(len(self.problems), (n,), generator=gen).tolist()]
 
+        # the reference forward pass is skipped when nothing but the KL metric needs it (every kl_log_every steps)
+        measure_kl = algo.kl_loss_coef > 0 or self.kl_ctl.value > 0 or step % self.cfg.rl.kl_log_every == 0
         batch, metrics = R.collect(
             self.policy,
             self.tokenizer,
@@ -175,19 +177,24 @@ class Trainer:
             with_baseline="baseline" in self.needs,
         )
         if batch is not None:
-            metrics.update(self.update(batch, gen))
+            metrics.update(self.update(batch, gen, measure_kl))
         self.step_done = step + 1
         metrics.update(self.maybe_validate_and_reset(self.step_done))
         metrics["kl_coef"] = self.kl_ctl.value
         return metrics
 
-    def update(self, ro: R.Rollout, gen: torch.Generator) -> dict[str, float]:
-        """Advantages, then one epoch of mini-batch steps. Returns averaged metrics."""
+    def update(self, ro: R.Rollout, gen: torch.Generator, measure_kl: bool = True) -> dict[str, float]:
+        """Advantages, then one epoch of mini-batch steps. Returns averaged metrics. Without ``measure_kl`` the
+        reference is taken to equal the behaviour policy (valid only when no loss term uses the KL)."""
         algo, dev = self.algo, M.device()
         pid, pmask, resp, mask = (x.to(dev) for x in (ro.prompt_ids, ro.prompt_mask, ro.response, ro.mask))
         old_logp = ro.old_logp.to(dev)
         with torch.no_grad():
-            ref_logp, _ = M.token_logprobs(self.ref, pid, pmask, resp, mask, temperature=algo.temperature)
+            ref_logp = (
+                M.token_logprobs(self.ref, pid, pmask, resp, mask, temperature=algo.temperature)[0]
+                if measure_kl
+                else old_logp
+            )
             values = token_values(self.critic, pid, pmask, resp, mask) if self.critic is not None else None
             kl_tok = A.KL_ESTIMATORS[algo.kl_reward_type](old_logp, ref_logp) * mask  # [N, T]
             token_rewards = outcome_token_rewards(ro.scores.to(dev), mask) - self.kl_ctl.value * kl_tok
@@ -224,7 +231,9 @@ class Trainer:
             entropy = aggregate(ent, m, None)
             kl = aggregate(kl_fn(logp, ref_logp[mb]), m, None)
             loss = pg_loss - algo.entropy_coef * entropy + algo.kl_loss_coef * kl
-            mb_metrics = {"pg_loss": pg_loss.item(), "entropy": entropy.item(), "kl": kl.item()}
+            mb_metrics = {"pg_loss": pg_loss.item(), "entropy": entropy.item()}
+            if measure_kl:
+                mb_metrics["kl"] = kl.item()
             if self.ptx is not None:
                 ids, p_len = self.ptx_batch(len(mb), gen)
                 labels = ids.clone()
@@ -253,7 +262,8 @@ class Trainer:
             for k, v in mb_metrics.items():
                 sums[k] = sums.get(k, 0.0) + v / len(chunks)
         self.policy.eval()
-        sums["kl_in_reward"] = A.masked_mean(kl_tok, mask).item()
+        if measure_kl:
+            sums["kl_in_reward"] = A.masked_mean(kl_tok, mask).item()
         sums["train_batch"] = float(len(ro.scores))
         return sums
 

@@ -1,0 +1,97 @@
+"""Boundary analyses from per-problem counts: crossing with CI, coverage, histograms, difficulty, dynamics,
+verdicts."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workflow import boundary as B
+from workflow.analyze import parse_model
+from workflow.config import from_dict
+
+
+def counts(model, cs, n=8, difficulty=None):
+    algo, seed, step = parse_model(model)
+    p = len(cs)
+    return pd.DataFrame(
+        dict(
+            model=model,
+            algo=algo,
+            seed=seed,
+            step=step,
+            dataset="test",
+            problem_id=[f"p{i}" for i in range(p)],
+            difficulty=difficulty or ["hard", "easy"] * (p // 2) + ["hard"] * (p % 2),
+            n=n,
+            c=cs,
+        )
+    )
+
+
+def test_first_crossing():
+    ks = [1, 2, 4]
+    assert B.first_crossing(np.array([0.1, 0.5, 0.9]), np.array([0.3, 0.5, 0.6]), ks) == 2
+    assert math.isinf(B.first_crossing(np.array([0.1, 0.2, 0.3]), np.array([0.3, 0.5, 0.6]), ks))
+
+
+def test_crossing_ci_brackets_the_point_estimate():
+    rng = np.random.default_rng(0)
+    base = counts("base", rng.integers(1, 4, 60))  # thin but wide
+    rl = counts("grpo-s0-step10", np.where(rng.random(60) < 0.7, 8, 0))  # sharp, narrow
+    r = B.crossing(base, rl, bootstrap=300, ci=0.9, seed=0)
+    assert r["ci_low"] <= r["k_star"] <= r["ci_high"]
+    assert r["k_max"] == 8
+
+
+def test_no_crossing_when_rl_dominates():
+    r = B.crossing(counts("base", [0, 1, 0, 2]), counts("grpo-s0-step1", [8, 8, 8, 8]), 50, 0.9, 0)
+    assert math.isinf(r["k_star"]) and r["no_crossing_share"] > 0.9
+
+
+def test_coverage_categories():
+    cov = B.coverage(counts("base", [0, 3, 2, 0]), counts("grpo-s0-step1", [0, 8, 0, 1]))
+    assert list(cov.category) == ["neither", "both", "base_only", "rl_only"]
+
+
+def test_histogram_bins_follow_the_paper():
+    h = B.histogram(counts("base", [0, 1, 8, 4, 7], n=8))  # acc 0, 0.125, 1, 0.5, 0.875
+    share = dict(zip(h.label, h.share, strict=True))
+    assert (
+        share["0"] == share["1"] == share["(0.1, 0.2]"] == share["(0.4, 0.5]"] == share["(0.8, 0.9]"] == 0.2
+    )
+    assert h.share.sum() == pytest.approx(1.0)
+    assert len(h) == 12
+
+
+def test_regimes():
+    assert B.regime([100, 200], [0.9, 0.8], base_passn=0.95) == "diminish"
+    assert B.regime([100, 200], [0.9, 0.97], base_passn=0.9) == "sustained"
+    assert B.regime([100, 200], [0.96, 0.965], base_passn=0.9) == "plateau"
+    assert B.regime([100], [0.96], base_passn=0.9) == "single"
+
+
+def test_dynamics_difficulty_and_verdict_end_to_end(tmp_path):
+    c = pd.concat(
+        [
+            counts("base", [2, 1, 0, 3]),
+            counts("grpo-s0-step1", [4, 0, 0, 8]),
+            counts("grpo-s0-step2", [8, 0, 1, 8]),
+        ]
+    )
+    path = tmp_path / "counts_test.csv"
+    c.to_csv(path, index=False)
+    cfg = from_dict({"analysis": {"bootstrap": 50}})
+    paths = B.run(cfg, path, tmp_path)
+    dyn = pd.read_csv(paths["dynamics"])
+    assert list(dyn[dyn.algo == "grpo"].step) == [1, 2]
+    diff = pd.read_csv(paths["difficulty"])
+    assert set(diff.difficulty) == {"hard", "easy"}
+    v = {r["model"]: r for r in __import__("json").loads(paths["verdict_json"].read_text())}
+    assert v["grpo-s0-step2"]["solved_rl_only"] == 1 and v["grpo-s0-step2"]["expands_boundary"]
+    assert v["grpo-s0-step1"]["solved_base_only"] == 1 and not v["grpo-s0-step1"]["expands_boundary"]
+    assert v["grpo-s0-step1"]["delta_se"] == pytest.approx(0.75 - 12 / 32)
+    assert "Does RL expand the reasoning boundary?" in paths["verdict_md"].read_text()

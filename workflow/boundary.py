@@ -1,0 +1,317 @@
+"""Reasoning-boundary analyses of RL models against their base model, from per-problem counts alone.
+
+Consumes: ``results/<study>/tables/counts_<dataset>.csv`` (model, algo, seed, step, dataset, problem_id,
+difficulty, n, c). Produces tidy tables in ``results/<study>/tables/``:
+- ``crossing_<dataset>.csv``: per RL model the crossing k* (first k where base pass@k >= RL pass@k) with a
+  paired-bootstrap CI over problems, or "no crossing up to n" (Yue et al. Figs 2-4).
+- ``coverage_<dataset>.csv``: per RL model and problem, solved at k = n by both / base only / RL only /
+  neither (Yue et al. Tables 2 and 4).
+- ``histogram_<dataset>.csv``: per model, the share of problems in the accuracy bins 0, (0, 0.1], ...,
+  (0.9, 1), 1 (Yue et al. Fig 5).
+- ``difficulty_<dataset>.csv``: per model and difficulty level, pass@1, pass@n and the gain in pass@n over the
+  base (ProRL Fig 3 left).
+- ``dynamics_<dataset>.csv``: pass@1 and pass@n against checkpoint step per algorithm and seed, with the ProRL
+  regime (diminish / plateau / sustained) of each run (Yue et al. Fig 1, Table 3; ProRL Figs 1 and 4).
+- ``verdict_<dataset>.{md,json}``: per RL model, pass@1 gain, k*, Delta SE = pass@n(base) - pass@1(RL)
+  (Yue et al. Sec. 4.3), coverage counts, and whether RL solved anything the base never did.
+
+Run: ``python -m workflow.boundary --config C --counts counts_test.csv --out results/<study>/tables``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from workflow.analyze import k_grid, pass_at_k
+from workflow.config import Config, load_config
+from workflow.io import atomic_path, derive_seed
+from workflow.logs import stage
+
+HIST_EDGES = [0.0] + [round(0.1 * i, 1) for i in range(1, 10)] + [1.0]
+HIST_LABELS = (
+    ["0"] + [f"({HIST_EDGES[i]:.1f}, {HIST_EDGES[i + 1]:.1f}]" for i in range(9)] + ["(0.9, 1)", "1"]
+)
+
+
+def per_problem_passk(c: np.ndarray, n: int, ks: list[int]) -> np.ndarray:
+    """[P, K] pass@k of each problem."""
+    return np.array([[pass_at_k(n, int(ci), k) for k in ks] for ci in c])
+
+
+def first_crossing(base: np.ndarray, rl: np.ndarray, ks: list[int]) -> float:
+    """First k where the base curve is at or above the RL curve; inf when it never is. [K], [K] -> k."""
+    hit = np.nonzero(base >= rl - 1e-12)[0]
+    return float(ks[hit[0]]) if len(hit) else float("inf")
+
+
+def crossing(base: pd.DataFrame, rl: pd.DataFrame, bootstrap: int, ci: float, seed: int) -> dict:
+    """k* with a paired percentile-bootstrap CI (the same resampled problems for both models)."""
+    m = base[["problem_id", "n", "c"]].merge(
+        rl[["problem_id", "n", "c"]], on="problem_id", suffixes=("_b", "_r")
+    )
+    n = int(min(m.n_b.min(), m.n_r.min()))
+    ks = k_grid(n)
+    pb, pr = per_problem_passk(m.c_b.to_numpy(), n, ks), per_problem_passk(m.c_r.to_numpy(), n, ks)
+    point = first_crossing(pb.mean(0), pr.mean(0), ks)
+    rng = np.random.default_rng(seed)
+    p = len(m)
+    w = rng.multinomial(p, np.full(p, 1.0 / p), size=bootstrap) / p  # [B, P]
+    boots = np.array([first_crossing(bb, rr, ks) for bb, rr in zip(w @ pb, w @ pr, strict=True)])
+    sentinel = 2.0 * n  # "no crossing" sorts above every k; quantiles of inf are undefined
+    lo, hi = (
+        float("inf") if q >= sentinel else float(q)
+        for q in np.quantile(
+            np.where(np.isinf(boots), sentinel, boots), [(1 - ci) / 2, 1 - (1 - ci) / 2], method="lower"
+        )
+    )
+    return dict(
+        k_star=point,
+        ci_low=float(lo),
+        ci_high=float(hi),
+        no_crossing_share=float(np.isinf(boots).mean()),
+        k_max=n,
+    )
+
+
+def coverage(base: pd.DataFrame, rl: pd.DataFrame) -> pd.DataFrame:
+    m = base[["problem_id", "difficulty", "c"]].merge(
+        rl[["problem_id", "c"]], on="problem_id", suffixes=("_base", "_rl")
+    )
+    sb, sr = m.c_base > 0, m.c_rl > 0
+    m["category"] = np.select([sb & sr, sb & ~sr, ~sb & sr], ["both", "base_only", "rl_only"], "neither")
+    return m[["problem_id", "difficulty", "category", "c_base", "c_rl"]]
+
+
+def histogram(counts: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for model, g in counts.groupby("model", sort=False):
+        acc = (g.c / g.n).to_numpy()
+        bins = np.where(
+            acc == 0, 0, np.where(acc == 1, len(HIST_LABELS) - 1, np.ceil(acc * 10 - 1e-9).astype(int))
+        )
+        bins = np.clip(bins, 0, len(HIST_LABELS) - 1)
+        share = np.bincount(bins, minlength=len(HIST_LABELS)) / len(acc)
+        first = g.iloc[0]
+        rows += [
+            dict(
+                model=model,
+                algo=first.algo,
+                seed=int(first.seed),
+                step=int(first.step),
+                dataset=first.dataset,
+                bin=i,
+                label=HIST_LABELS[i],
+                share=float(share[i]),
+            )
+            for i in range(len(HIST_LABELS))
+        ]
+    return pd.DataFrame(rows)
+
+
+def _pass1_passn(g: pd.DataFrame) -> tuple[float, float]:
+    n = int(g.n.min())
+    return float((g.c / g.n).mean()), float(np.mean([pass_at_k(n, int(c), n) for c in g.c]))
+
+
+def by_difficulty(counts: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    base = {d: _pass1_passn(g) for d, g in counts[counts.model == "base"].groupby("difficulty")}
+    for (model, diff), g in counts.groupby(["model", "difficulty"], sort=False):
+        p1, pn = _pass1_passn(g)
+        first = g.iloc[0]
+        rows.append(
+            dict(
+                model=model,
+                algo=first.algo,
+                seed=int(first.seed),
+                step=int(first.step),
+                dataset=first.dataset,
+                difficulty=diff,
+                problems=len(g),
+                pass1=p1,
+                passn=pn,
+                base_passn=base.get(diff, (np.nan, np.nan))[1],
+                gain_passn=pn - base.get(diff, (np.nan, np.nan))[1],
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def regime(steps: list[int], passn: list[float], base_passn: float, tol: float = 0.02) -> str:
+    """ProRL Fig 4: ``diminish`` if the final pass@n is below the base's; ``sustained`` if pass@n still rises
+    over the last checkpoint interval; ``plateau`` otherwise (gains made early, then flat). ``single`` with
+    one checkpoint. ``tol`` is the noise band (about one standard error of pass@n on 200 problems)."""
+    if passn[-1] < base_passn - tol:
+        return "diminish"
+    if len(steps) < 2:
+        return "single"
+    return "sustained" if passn[-1] > passn[-2] + tol else "plateau"
+
+
+def dynamics(counts: pd.DataFrame) -> pd.DataFrame:
+    base_p1, base_pn = _pass1_passn(counts[counts.model == "base"])
+    rows = []
+    for (algo, seed), g in counts[counts.model != "base"].groupby(["algo", "seed"], sort=False):
+        series = sorted((int(step), *_pass1_passn(gg)) for step, gg in g.groupby("step"))
+        steps, p1s, pns = zip(*series, strict=True)
+        reg = regime(list(steps), list(pns), base_pn)
+        rows.append(
+            dict(
+                algo="base",
+                seed=int(seed),
+                step=0,
+                pass1=base_p1,
+                passn=base_pn,
+                regime=reg,
+                run=f"{algo}-s{seed}",
+            )
+        )
+        rows += [
+            dict(algo=algo, seed=int(seed), step=s, pass1=a, passn=b, regime=reg, run=f"{algo}-s{seed}")
+            for s, a, b in series
+        ]
+    out = pd.DataFrame(rows)
+    out["dataset"] = counts.dataset.iloc[0]
+    return out
+
+
+def verdicts(counts: pd.DataFrame, cfg: Config) -> list[dict]:
+    base = counts[counts.model == "base"]
+    b1, bn = _pass1_passn(base)
+    out = []
+    for model, rl in counts[counts.model != "base"].groupby("model", sort=False):
+        r1, rn = _pass1_passn(rl)
+        cov = coverage(base, rl).category.value_counts()
+        cross = crossing(
+            base, rl, cfg.analysis.bootstrap, cfg.analysis.ci, derive_seed(cfg.seed, "crossing", model)
+        )
+        rl_only = int(cov.get("rl_only", 0))
+        out.append(
+            dict(
+                model=model,
+                algo=rl.algo.iloc[0],
+                seed=int(rl.seed.iloc[0]),
+                step=int(rl.step.iloc[0]),
+                dataset=rl.dataset.iloc[0],
+                k_max=cross["k_max"],
+                pass1_base=b1,
+                pass1_rl=r1,
+                pass1_gain=r1 - b1,
+                passn_base=bn,
+                passn_rl=rn,
+                delta_se=bn - r1,
+                k_star=cross["k_star"],
+                k_star_ci=[cross["ci_low"], cross["ci_high"]],
+                **{f"solved_{k}": int(cov.get(k, 0)) for k in ("both", "base_only", "rl_only", "neither")},
+                expands_boundary=rl_only > 0,
+                answer=(
+                    f"yes: RL solved {rl_only} problem(s) the base never solved in {cross['k_max']} samples"
+                    if rl_only
+                    else f"no: every problem RL solved, the base also solved within {cross['k_max']} samples"
+                ),
+            )
+        )
+    return out
+
+
+def _fmt_k(k: float) -> str:
+    return "none" if np.isinf(k) else str(int(k))
+
+
+def verdict_markdown(rows: list[dict]) -> str:
+    lines = [
+        "# Does RL expand the reasoning boundary?",
+        "",
+        "| model | pass@1 base -> RL | pass@n base / RL | k* (95% CI) | Delta SE | both / base only / RL only / neither | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        lo, hi = r["k_star_ci"]
+        lines.append(
+            f"| {r['model']} | {r['pass1_base']:.3f} -> {r['pass1_rl']:.3f} | {r['passn_base']:.3f} / {r['passn_rl']:.3f} "
+            f"(n={r['k_max']}) | {_fmt_k(r['k_star'])} ({_fmt_k(lo)}-{_fmt_k(hi)}) | {r['delta_se']:.3f} | "
+            f"{r['solved_both']} / {r['solved_base_only']} / {r['solved_rl_only']} / {r['solved_neither']} | {r['answer']} |"
+        )
+    lines += [
+        "",
+        "k*: first k where the base model's pass@k is at or above the RL model's (none: RL stays above up to n).",
+        "Delta SE = pass@n(base) - pass@1(RL), the sampling-efficiency gap of Yue et al. Sec. 4.3.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)
+
+
+def run(cfg: Config, counts_csv: str | Path, out_dir: str | Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    with stage(f"boundary {Path(counts_csv).name}") as s:
+        counts = pd.read_csv(counts_csv)
+        s.read(counts_csv)
+        dataset = counts.dataset.iloc[0]
+        base = counts[counts.model == "base"]
+        rows = verdicts(counts, cfg)
+        paths = {
+            k: out_dir / f"{k}_{dataset}.csv"
+            for k in ("crossing", "coverage", "histogram", "difficulty", "dynamics")
+        }
+        _write_csv(
+            pd.DataFrame(
+                [
+                    dict(
+                        model=r["model"],
+                        algo=r["algo"],
+                        seed=r["seed"],
+                        step=r["step"],
+                        dataset=dataset,
+                        k_star=r["k_star"],
+                        ci_low=r["k_star_ci"][0],
+                        ci_high=r["k_star_ci"][1],
+                        k_max=r["k_max"],
+                    )
+                    for r in rows
+                ]
+            ),
+            paths["crossing"],
+        )
+        cov = [
+            coverage(base, g).assign(model=m)
+            for m, g in counts[counts.model != "base"].groupby("model", sort=False)
+        ]
+        _write_csv(pd.concat(cov) if cov else pd.DataFrame(), paths["coverage"])
+        _write_csv(histogram(counts), paths["histogram"])
+        _write_csv(by_difficulty(counts), paths["difficulty"])
+        _write_csv(dynamics(counts), paths["dynamics"])
+        paths["verdict_md"], paths["verdict_json"] = (
+            out_dir / f"verdict_{dataset}.md",
+            out_dir / f"verdict_{dataset}.json",
+        )
+        md = verdict_markdown(rows)
+        with atomic_path(paths["verdict_md"]) as tmp:
+            tmp.write_text(md)
+        with atomic_path(paths["verdict_json"]) as tmp:
+            tmp.write_text(json.dumps(rows, indent=2, default=lambda x: None if np.isinf(x) else x))
+        print(md, flush=True)
+        s.wrote(*paths.values())
+    return paths
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--counts", required=True)
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    run(load_config(a.config), a.counts, a.out)
+
+
+if __name__ == "__main__":
+    main()
