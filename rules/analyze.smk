@@ -48,3 +48,28 @@ rule boundary:
         out=parent_of("crossing"),
     shell:
         "python -m workflow.boundary --config {input.config} --counts {input.counts} --out {params.out} > {log} 2>&1"
+
+
+rule perplexity:
+    input:
+        config=CONFIG_FILE,
+        data=f"{R}/data/{{dataset}}.jsonl",
+        base=f"{R}/base/model",
+        models=[model_dir_of(m) for m in RL_MODELS],
+        verified=verified_inputs,
+    output:
+        f"{R}/tables/perplexity_{{dataset}}.csv",
+    log:
+        f"{LOGS}/perplexity_{{dataset}}.log",
+    conda:
+        ENV
+    threads: CFG.threads
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        base_samples=base_shards,
+        rl=perplexity_args,
+    shell:
+        "python -m workflow.perplexity --config {input.config} --dataset {wildcards.dataset} --data {input.data}"
+        " --base {input.base} --base-samples {params.base_samples} --rl {params.rl} --out {output} > {log} 2>&1"

@@ -42,12 +42,25 @@ wildcard_constraints:
     figure="|".join(FIGURES),
 
 
-def model_dir(wildcards):
+def model_dir_of(model):
     """The checkpoint directory behind a model name."""
-    if wildcards.model == "base":
+    if model == "base":
         return f"{R}/base/model"
-    algo_seed, _, step = wildcards.model.rpartition("-step")
+    algo_seed, _, step = model.rpartition("-step")
     return f"{R}/train/{algo_seed}/step{step}"
+
+
+def model_dir(wildcards):
+    return model_dir_of(wildcards.model)
+
+
+def base_shards(wildcards):
+    return verified_shards(wildcards.dataset)["base"]
+
+
+def perplexity_args(wildcards):
+    shards = verified_shards(wildcards.dataset)
+    return " ".join(f"{m}={model_dir_of(m)}={','.join(shards[m])}" for m in RL_MODELS)
 
 
 def verified_shards(dataset):

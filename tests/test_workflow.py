@@ -38,7 +38,17 @@ def test_dry_run_of_the_embedded_default(repo, tmp_path):
     wd = copy_workflow(repo, tmp_path)
     r = snakemake(wd, "-n", "--cores", "2")
     assert r.returncode == 0, r.stderr
-    for rule in ("prepare_data", "pretrain", "train", "sample", "verify", "analyze", "boundary", "plot"):
+    for rule in (
+        "prepare_data",
+        "pretrain",
+        "train",
+        "sample",
+        "verify",
+        "analyze",
+        "boundary",
+        "perplexity",
+        "plot",
+    ):
         assert rule in r.stdout
 
 
@@ -123,9 +133,10 @@ def test_killed_shard_is_redone_alone_and_identically(tiny_study):
         "verify": "1",
         "analyze": "1",
         "boundary": "1",
-        "plot": "4",
+        "perplexity": "1",
+        "plot": "5",
         "all": "1",
-        "total": "9",
+        "total": "11",
     }, plan
     r = snakemake(wd, "--cores", "2", "--configfile", "tiny.yaml")
     assert r.returncode == 0, r.stderr[-3000:]
@@ -142,9 +153,9 @@ def test_figures_regenerate_from_tables_alone(tiny_study):
     jobs = dict(
         line.split()[:2] for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()
     )
-    assert jobs == {"plot": "4", "figures": "1", "total": "5"}, plan
+    assert jobs == {"plot": "5", "figures": "1", "total": "6"}, plan
     r = snakemake(wd, "figures", "--cores", "2", "--configfile", "tiny.yaml")
     assert r.returncode == 0, r.stderr[-3000:]
-    for name in ("passk", "histogram", "dynamics", "difficulty"):
+    for name in ("passk", "histogram", "dynamics", "difficulty", "perplexity"):
         assert (figs / f"{name}_test.png").stat().st_size > 5_000
         assert (figs / f"{name}_test.pdf").exists()

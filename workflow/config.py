@@ -371,9 +371,13 @@ class AnalysisConfig:
     """Bootstrap resamples over problems for confidence intervals."""
     ci: float = 0.95
     """Confidence level of the intervals."""
+    ppl_problems: int = 20
+    """Perplexity analysis: the first this many problems of each sampled dataset."""
+    ppl_samples: int = 16
+    """Perplexity analysis: responses per problem and model (Yue et al.: 16)."""
 
     def __post_init__(self) -> None:
-        _positive(self, "bootstrap")
+        _positive(self, "bootstrap", "ppl_problems", "ppl_samples")
         if not 0 < self.ci < 1:
             raise ConfigError("analysis.ci must be in (0, 1)")
 

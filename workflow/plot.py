@@ -8,6 +8,7 @@ Consumes: ``results/<study>/tables/<table>_<dataset>.csv``. Produces ``results/<
 - ``histogram``: share of problems per accuracy bin, per model (Yue et al. Fig 5).
 - ``dynamics``: pass@1 and pass@n against the checkpoint step per RL run (Yue et al. Fig 1 right; ProRL Fig 1).
 - ``difficulty``: gain in pass@n over the base against the base's pass@n, per difficulty level (ProRL Fig 3 left).
+- ``perplexity``: PPL_base(Y_base), PPL_base(Y_RL), PPL_RL(Y_RL), PPL_base(Y_ref) per RL model (Yue et al. Fig 6).
 
 Run: ``python -m workflow.plot --config C --figure passk --table passk_test.csv --out results/<study>/figures/passk_test``.
 """
@@ -119,11 +120,26 @@ def draw_difficulty(t: pd.DataFrame, title: str):
     return fig
 
 
+def draw_perplexity(t: pd.DataFrame, title: str):
+    """Yue et al. Fig 6: box plots of the four perplexity measures, one panel group per RL model."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    order = ["PPL_base(Y_base)", "PPL_base(Y_RL)", "PPL_RL(Y_RL)", "PPL_base(Y_ref)"]
+    fig, ax = plt.subplots(figsize=(max(6.4, 1.4 * t.model.nunique() + 3), 4.4))
+    sns.boxplot(data=t, x="model", y="ppl", hue="measure", hue_order=order, showfliers=False, ax=ax)
+    ax.set(xlabel="", ylabel="perplexity of the response", title=title)
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend(fontsize=8)
+    return fig
+
+
 FIGURES: dict[str, tuple[str, Callable]] = {
     "passk": ("passk", draw_passk),
     "histogram": ("histogram", draw_histogram),
     "dynamics": ("dynamics", draw_dynamics),
     "difficulty": ("difficulty", draw_difficulty),
+    "perplexity": ("perplexity", draw_perplexity),
 }
 """figure name -> (table name, drawing function)."""
 
