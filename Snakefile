@@ -20,6 +20,9 @@ results/ path grammar (S = config `study`):
 configfile: "config/config.yaml"
 
 
+report: "rules/report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/pretrain.smk"

@@ -3,7 +3,12 @@ rule plot:
         config=CONFIG_FILE,
         table=figure_table,
     output:
-        png=f"{R}/figures/{{figure}}_{{dataset}}.png",
+        png=report(
+            f"{R}/figures/{{figure}}_{{dataset}}.png",
+            caption="report/figure.rst",
+            category="{dataset}",
+            subcategory="{figure}",
+        ),
         pdf=f"{R}/figures/{{figure}}_{{dataset}}.pdf",
     log:
         f"{LOGS}/plot/{{figure}}_{{dataset}}.log",
