@@ -125,6 +125,10 @@ def run_trl(model_dir: str, problems: list[dict], args) -> tuple[int, float, lis
     return counted["tokens"], elapsed, counted["rewards"]
 
 
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / max(len(xs), 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="results/countdown-toy/base/model")
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
         results[name] = tokens / seconds
         print(
             f"{name:5s}: {tokens} completion tokens in {seconds:.1f} s = {tokens / seconds:.0f} tokens/s; "
-            f"mean reward first/last 5 steps {sum(rewards[:5]) / 5:.3f} / {sum(rewards[-5:]) / 5:.3f}",
+            f"mean reward first / last 5 rollout batches {_mean(rewards[:5]):.3f} / {_mean(rewards[-5:]):.3f}",
             flush=True,
         )
     print(f"ratio ours / TRL: {results['ours'] / results['trl']:.2f}x")
