@@ -73,3 +73,25 @@ rule perplexity:
     shell:
         "python -m workflow.perplexity --config {input.config} --dataset {wildcards.dataset} --data {input.data}"
         " --base {input.base} --base-samples {params.base_samples} --rl {params.rl} --out {output} > {log} 2>&1"
+
+
+rule novelty:
+    input:
+        config=CONFIG_FILE,
+        train=f"{R}/data/train.jsonl",
+        verified=verified_inputs,
+    output:
+        f"{R}/tables/novelty_{{dataset}}.csv",
+    log:
+        f"{LOGS}/novelty_{{dataset}}.log",
+    localrule: True
+    conda:
+        ENV
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        verified=verified_args,
+    shell:
+        "python -m workflow.novelty --config {input.config} --dataset {wildcards.dataset} --train {input.train}"
+        " --verified {params.verified} --out {output} > {log} 2>&1"

@@ -100,3 +100,21 @@ def test_every_key_is_documented(repo):
 
     missing += [f.name for f in __import__("dataclasses").fields(AlgorithmConfig) if f"`{f.name}`" not in doc]
     assert not missing, f"undocumented config keys: {missing}"
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(a[k], v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+    return out
+
+
+def test_every_study_config_validates_over_the_default(repo):
+    """Study configs are merged over config/config.yaml, as Snakemake does with --configfile."""
+    default = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    for path in sorted((repo / "config").glob("*.yaml")):
+        from_dict(_merge(default, yaml.safe_load(path.read_text()) or {}))
+
+
+def test_int_strings_from_the_command_line_are_accepted():
+    assert from_dict({"rl": {"seeds": ["0", "1"]}}).rl.seeds == (0, 1)

@@ -47,6 +47,7 @@ def test_dry_run_of_the_embedded_default(repo, tmp_path):
         "analyze",
         "boundary",
         "perplexity",
+        "novelty",
         "plot",
     ):
         assert rule in r.stdout
@@ -134,9 +135,10 @@ def test_killed_shard_is_redone_alone_and_identically(tiny_study):
         "analyze": "1",
         "boundary": "1",
         "perplexity": "1",
-        "plot": "5",
+        "novelty": "1",
+        "plot": "6",
         "all": "1",
-        "total": "11",
+        "total": "13",
     }, plan
     r = snakemake(wd, "--cores", "2", "--configfile", "tiny.yaml")
     assert r.returncode == 0, r.stderr[-3000:]
@@ -153,9 +155,9 @@ def test_figures_regenerate_from_tables_alone(tiny_study):
     jobs = dict(
         line.split()[:2] for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()
     )
-    assert jobs == {"plot": "5", "figures": "1", "total": "6"}, plan
+    assert jobs == {"plot": "6", "figures": "1", "total": "7"}, plan
     r = snakemake(wd, "figures", "--cores", "2", "--configfile", "tiny.yaml")
     assert r.returncode == 0, r.stderr[-3000:]
-    for name in ("passk", "histogram", "dynamics", "difficulty", "perplexity"):
+    for name in ("passk", "histogram", "dynamics", "difficulty", "perplexity", "novelty"):
         assert (figs / f"{name}_test.png").stat().st_size > 5_000
         assert (figs / f"{name}_test.pdf").exists()

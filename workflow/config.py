@@ -375,9 +375,13 @@ class AnalysisConfig:
     """Perplexity analysis: the first this many problems of each sampled dataset."""
     ppl_samples: int = 16
     """Perplexity analysis: responses per problem and model (Yue et al.: 16)."""
+    novelty_n: int = 4
+    """Novelty analysis: n-gram length (in tokens) matched against the base model's training corpus."""
+    novelty_samples: int = 32
+    """Novelty analysis: the first this many samples per problem and model."""
 
     def __post_init__(self) -> None:
-        _positive(self, "bootstrap", "ppl_problems", "ppl_samples")
+        _positive(self, "bootstrap", "ppl_problems", "ppl_samples", "novelty_n", "novelty_samples")
         if not 0 < self.ci < 1:
             raise ConfigError("analysis.ci must be in (0, 1)")
 
@@ -483,6 +487,10 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         return value
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if (
+        tp is int and isinstance(value, str) and value.strip().lstrip("-").isdigit()
+    ):  # snakemake --config lists
+        return int(value)
     if tp is float and isinstance(value, str):  # YAML 1.1 reads "1e-4" as a string
         try:
             return float(value)

@@ -9,6 +9,7 @@ Consumes: ``results/<study>/tables/<table>_<dataset>.csv``. Produces ``results/<
 - ``dynamics``: pass@1 and pass@n against the checkpoint step per RL run (Yue et al. Fig 1 right; ProRL Fig 1).
 - ``difficulty``: gain in pass@n over the base against the base's pass@n, per difficulty level (ProRL Fig 3 left).
 - ``perplexity``: PPL_base(Y_base), PPL_base(Y_RL), PPL_RL(Y_RL), PPL_base(Y_ref) per RL model (Yue et al. Fig 6).
+- ``novelty``: share of response n-grams absent from the base model's corpus, per model (ProRL's creativity index).
 
 Run: ``python -m workflow.plot --config C --figure passk --table passk_test.csv --out results/<study>/figures/passk_test``.
 """
@@ -134,12 +135,34 @@ def draw_perplexity(t: pd.DataFrame, title: str):
     return fig
 
 
+def draw_novelty(t: pd.DataFrame, title: str):
+    """Mean novelty (share of response n-grams absent from the base corpus) per model, correct vs wrong."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    t = t.assign(outcome=t.correct.map({True: "correct", False: "wrong"}))
+    sns.barplot(
+        data=t,
+        x="model",
+        y="novelty",
+        hue="outcome",
+        hue_order=["correct", "wrong"],
+        errorbar=("ci", 95),
+        ax=ax,
+    )
+    ax.set(xlabel="", ylabel="novelty (1 - share of n-grams in the base corpus)", title=title)
+    ax.tick_params(axis="x", rotation=30)
+    return fig
+
+
 FIGURES: dict[str, tuple[str, Callable]] = {
     "passk": ("passk", draw_passk),
     "histogram": ("histogram", draw_histogram),
     "dynamics": ("dynamics", draw_dynamics),
     "difficulty": ("difficulty", draw_difficulty),
     "perplexity": ("perplexity", draw_perplexity),
+    "novelty": ("novelty", draw_novelty),
 }
 """figure name -> (table name, drawing function)."""
 
