@@ -1,6 +1,5 @@
 rule analyze:
     input:
-        config=CONFIG_FILE,
         data=f"{R}/data/{{dataset}}.jsonl",
         verified=verified_inputs,
     output:
@@ -17,16 +16,17 @@ rule analyze:
         mem_mb=2000,
         runtime=15,
     params:
+        config=CONFIG_FILE,
+        settings=cfg_hash("seed", "analysis"),
         verified=verified_args,
         out=parent_of("passk"),
     shell:
-        "python -m workflow.analyze --config {input.config} --dataset {wildcards.dataset} --data {input.data}"
+        "python -m workflow.analyze --config {params.config} --dataset {wildcards.dataset} --data {input.data}"
         " --verified {params.verified} --out {params.out} > {log} 2>&1"
 
 
 rule boundary:
     input:
-        config=CONFIG_FILE,
         counts=f"{R}/tables/counts_{{dataset}}.csv",
     output:
         crossing=f"{R}/tables/crossing_{{dataset}}.csv",
@@ -45,14 +45,15 @@ rule boundary:
         mem_mb=2000,
         runtime=15,
     params:
+        config=CONFIG_FILE,
+        settings=cfg_hash("seed", "analysis"),
         out=parent_of("crossing"),
     shell:
-        "python -m workflow.boundary --config {input.config} --counts {input.counts} --out {params.out} > {log} 2>&1"
+        "python -m workflow.boundary --config {params.config} --counts {input.counts} --out {params.out} > {log} 2>&1"
 
 
 rule perplexity:
     input:
-        config=CONFIG_FILE,
         data=f"{R}/data/{{dataset}}.jsonl",
         base=f"{R}/base/model",
         models=[model_dir_of(m) for m in RL_MODELS],
@@ -68,16 +69,17 @@ rule perplexity:
         mem_mb=4000,
         runtime=30,
     params:
+        config=CONFIG_FILE,
+        settings=cfg_hash("analysis"),
         base_samples=base_shards,
         rl=perplexity_args,
     shell:
-        "python -m workflow.perplexity --config {input.config} --dataset {wildcards.dataset} --data {input.data}"
+        "python -m workflow.perplexity --config {params.config} --dataset {wildcards.dataset} --data {input.data}"
         " --base {input.base} --base-samples {params.base_samples} --rl {params.rl} --out {output} > {log} 2>&1"
 
 
 rule novelty:
     input:
-        config=CONFIG_FILE,
         train=f"{R}/data/train.jsonl",
         verified=verified_inputs,
     output:
@@ -91,7 +93,9 @@ rule novelty:
         mem_mb=4000,
         runtime=15,
     params:
+        config=CONFIG_FILE,
+        settings=cfg_hash("data", "analysis"),
         verified=verified_args,
     shell:
-        "python -m workflow.novelty --config {input.config} --dataset {wildcards.dataset} --train {input.train}"
+        "python -m workflow.novelty --config {params.config} --dataset {wildcards.dataset} --train {input.train}"
         " --verified {params.verified} --out {output} > {log} 2>&1"

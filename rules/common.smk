@@ -1,5 +1,6 @@
 """Config validation at DAG-build time, path helpers and input functions shared by every rule."""
 
+import hashlib
 import json
 import os
 
@@ -14,13 +15,17 @@ except ConfigError as err:
 STUDY = CFG.study
 R = f"results/{STUDY}"
 LOGS = f"logs/{STUDY}"
-# The file Snakemake loaded, handed to every stage; --config overrides are written to a resolved copy.
+# The resolved configuration (config files and --config overrides) is handed to every stage as one file. The
+# file is deliberately no input of the jobs. Each job carries a `settings` param instead, a hash of the config
+# sections its stage reads, so editing one section reruns exactly the stages that depend on it (Snakemake's
+# params rerun trigger), and editing tracking settings reruns nothing.
 CONFIG_FILE = f"{R}/config.resolved.json"
 os.makedirs(R, exist_ok=True)
 _resolved = json.dumps(CFG.to_dict(), indent=1, sort_keys=True)
 if not os.path.exists(CONFIG_FILE) or open(CONFIG_FILE).read() != _resolved:
     with open(CONFIG_FILE, "w") as _f:
         _f.write(_resolved)
+
 
 ALGOS = list(CFG.rl.algorithms)
 SEEDS = list(CFG.rl.seeds)
@@ -40,6 +45,24 @@ wildcard_constraints:
     dataset="|".join(DATASETS + ["train", "val", "test"]),
     model="|".join(MODELS),
     figure="|".join(FIGURES),
+
+
+def cfg_hash(*sections):
+    """Fingerprint of the config sections a stage reads (see CONFIG_FILE)."""
+    return CFG.fingerprint(*sections)
+
+
+def train_settings(wildcards):
+    """Fingerprint of what one training run reads: data, model, loop settings and its own algorithm."""
+    rl = CFG.rl
+    run = dict(
+        steps=rl.steps, save=rl.save_steps, state=rl.state_every, kl=rl.kl_log_every
+    )
+    algo = CFG.rl.algorithm(wildcards.algo).__dict__
+    digest = hashlib.sha256(
+        json.dumps([run, algo], sort_keys=True).encode()
+    ).hexdigest()[:8]
+    return f"{cfg_hash('seed', 'data', 'model')}-{digest}"
 
 
 def model_dir_of(model):

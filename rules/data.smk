@@ -1,6 +1,4 @@
 rule prepare_data:
-    input:
-        config=CONFIG_FILE,
     output:
         train=f"{R}/data/train.jsonl",
         val=f"{R}/data/val.jsonl",
@@ -13,6 +11,8 @@ rule prepare_data:
         mem_mb=2000,
         runtime=10,
     params:
+        config=CONFIG_FILE,
+        settings=cfg_hash("seed", "data"),
         out=parent_of("train"),
     shell:
-        "python -m workflow.data --config {input.config} --out {params.out} > {log} 2>&1"
+        "python -m workflow.data --config {params.config} --out {params.out} > {log} 2>&1"

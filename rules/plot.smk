@@ -1,6 +1,5 @@
 rule plot:
     input:
-        config=CONFIG_FILE,
         table=figure_table,
     output:
         png=report(
@@ -19,9 +18,11 @@ rule plot:
         mem_mb=2000,
         runtime=10,
     params:
+        config=CONFIG_FILE,
+        settings=cfg_hash("study"),
         stem=f"{R}/figures/{{figure}}_{{dataset}}",
     shell:
-        "python -m workflow.plot --config {input.config} --figure {wildcards.figure} --table {input.table}"
+        "python -m workflow.plot --config {params.config} --figure {wildcards.figure} --table {input.table}"
         " --out {params.stem} > {log} 2>&1"
 
 

@@ -1,6 +1,5 @@
 rule pretrain:
     input:
-        config=CONFIG_FILE,
         train=f"{R}/data/train.jsonl",
     output:
         model=directory(f"{R}/base/model"),
@@ -16,7 +15,9 @@ rule pretrain:
         mem_mb=4000,
         runtime=60,
     params:
+        config=CONFIG_FILE,
+        settings=cfg_hash("seed", "data", "model"),
         wandb=f"{R}/wandb",
     shell:
-        "python -m workflow.pretrain --config {input.config} --data {input.train} --out {output.model}"
+        "python -m workflow.pretrain --config {params.config} --data {input.train} --out {output.model}"
         " --wandb-dir {params.wandb} --threads {threads} > {log} 2>&1"

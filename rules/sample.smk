@@ -1,6 +1,5 @@
 rule sample:
     input:
-        config=CONFIG_FILE,
         model=model_dir,
         data=f"{R}/data/{{dataset}}.jsonl",
     output:
@@ -13,14 +12,16 @@ rule sample:
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        config=CONFIG_FILE,
+        settings=cfg_hash("seed", "sampling"),
     shell:
-        "python -m workflow.sample --config {input.config} --model {input.model} --data {input.data}"
+        "python -m workflow.sample --config {params.config} --model {input.model} --data {input.data}"
         " --dataset {wildcards.dataset} --shard {wildcards.shard} --out {output} > {log} 2>&1"
 
 
 rule verify:
     input:
-        config=CONFIG_FILE,
         samples=f"{R}/samples/{{model}}/{{dataset}}/shard{{shard}}.jsonl",
         data=f"{R}/data/{{dataset}}.jsonl",
     output:
@@ -32,6 +33,9 @@ rule verify:
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        config=CONFIG_FILE,
+        settings=cfg_hash("data"),
     shell:
-        "python -m workflow.verify --config {input.config} --samples {input.samples} --data {input.data}"
+        "python -m workflow.verify --config {params.config} --samples {input.samples} --data {input.data}"
         " --out {output} > {log} 2>&1"

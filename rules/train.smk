@@ -1,6 +1,5 @@
 rule train:
     input:
-        config=CONFIG_FILE,
         base=f"{R}/base/model",
         train=f"{R}/data/train.jsonl",
         val=f"{R}/data/val.jsonl",
@@ -17,7 +16,9 @@ rule train:
         mem_mb=4000,
         runtime=120,
     params:
+        config=CONFIG_FILE,
+        settings=train_settings,
         run_dir=f"{R}/train/{{algo}}-s{{seed}}",
     shell:
-        "python -m workflow.train --config {input.config} --algo {wildcards.algo} --seed {wildcards.seed}"
+        "python -m workflow.train --config {params.config} --algo {wildcards.algo} --seed {wildcards.seed}"
         " --base {input.base} --data {input.train} --val {input.val} --out {params.run_dir} > {log} 2>&1"

@@ -161,3 +161,20 @@ def test_figures_regenerate_from_tables_alone(tiny_study):
     for name in ("passk", "histogram", "dynamics", "difficulty", "perplexity", "novelty"):
         assert (figs / f"{name}_test.png").stat().st_size > 5_000
         assert (figs / f"{name}_test.pdf").exists()
+
+
+def test_config_edits_rerun_only_the_stages_that_read_them(tiny_study):
+    """Tracking settings rerun nothing; analysis settings rerun the analyses and figures, never sampling."""
+    wd, _ = tiny_study
+    (wd / "wandb.yaml").write_text(yaml.safe_dump({"wandb": {"mode": "offline", "project": "other"}}))
+    plan = snakemake(wd, "-n", "--configfile", "tiny.yaml", "wandb.yaml").stdout
+    assert "Nothing to be done" in plan, plan[-2000:]
+    (wd / "ci.yaml").write_text(yaml.safe_dump({"analysis": {"ci": 0.9}}))
+    plan = snakemake(wd, "-n", "--configfile", "tiny.yaml", "ci.yaml", "--quiet", "rules").stdout
+    jobs = {
+        line.split()[0] for line in plan.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
+    assert {"analyze", "boundary", "plot"} <= jobs and not jobs & {"sample", "verify", "train", "pretrain"}, (
+        plan
+    )
+    snakemake(wd, "-n", "--configfile", "tiny.yaml")  # restore the resolved config of the study
