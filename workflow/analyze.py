@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from workflow.config import Config, load_config
-from workflow.io import atomic_path, derive_seed, read_jsonl
+from workflow.io import atomic_path, derive_seed, paths_by_model, read_jsonl
 from workflow.logs import stage
 
 MODEL_RE = re.compile(r"^(?P<algo>.+)-s(?P<seed>\d+)-step(?P<step>\d+)$")
@@ -189,10 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--out", required=True, help="tables directory")
     a = ap.parse_args(argv)
-    verified: dict[str, list[Path]] = {}
-    for item in a.verified:
-        model, _, path = item.partition("=")
-        verified.setdefault(model, []).append(Path(path))
+    verified = paths_by_model(a.verified)
     run(load_config(a.config), a.dataset, a.data, verified, a.out)
 
 

@@ -63,6 +63,15 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def paths_by_model(items: list[str]) -> dict[str, list[Path]]:
+    """``["base=a.jsonl", "base=b.jsonl", "grpo-s0-step9=c.jsonl"]`` -> {model: [paths]} (CLI helper)."""
+    out: dict[str, list[Path]] = {}
+    for item in items:
+        model, _, path = item.partition("=")
+        out.setdefault(model, []).append(Path(path))
+    return out
+
+
 def derive_seed(*parts: object) -> int:
     """A stable 31-bit seed from (run seed, dataset, shard, ...): crc32 of their text, not Python's hash()."""
     return zlib.crc32("/".join(str(p) for p in parts).encode()) & 0x7FFFFFFF

@@ -23,7 +23,7 @@ import pandas as pd
 
 from workflow.analyze import parse_model
 from workflow.config import Config, load_config
-from workflow.io import atomic_path, read_jsonl
+from workflow.io import atomic_path, paths_by_model, read_jsonl
 from workflow.logs import stage
 from workflow.tasks import countdown
 
@@ -99,10 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--verified", nargs="+", required=True, help="MODEL=shard.jsonl entries")
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
-    verified: dict[str, list[Path]] = {}
-    for item in args.verified:
-        model, _, path = item.partition("=")
-        verified.setdefault(model, []).append(Path(path))
+    verified = paths_by_model(args.verified)
     run(load_config(args.config), args.dataset, args.train, verified, args.out)
 
 
