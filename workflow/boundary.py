@@ -89,21 +89,16 @@ def coverage(base: pd.DataFrame, rl: pd.DataFrame) -> pd.DataFrame:
 
 def histogram(counts: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for model, g in counts.groupby("model", sort=False):
+    for _, g in counts.groupby("model", sort=False):
         acc = (g.c / g.n).to_numpy()
         bins = np.where(
             acc == 0, 0, np.where(acc == 1, len(HIST_LABELS) - 1, np.ceil(acc * 10 - 1e-9).astype(int))
         )
         bins = np.clip(bins, 0, len(HIST_LABELS) - 1)
         share = np.bincount(bins, minlength=len(HIST_LABELS)) / len(acc)
-        first = g.iloc[0]
         rows += [
             dict(
-                model=model,
-                algo=first.algo,
-                seed=int(first.seed),
-                step=int(first.step),
-                dataset=first.dataset,
+                **_model_keys(g),
                 bin=i,
                 label=HIST_LABELS[i],
                 share=float(share[i]),
@@ -111,6 +106,14 @@ def histogram(counts: pd.DataFrame) -> pd.DataFrame:
             for i in range(len(HIST_LABELS))
         ]
     return pd.DataFrame(rows)
+
+
+def _model_keys(g: pd.DataFrame) -> dict:
+    """The identifying columns of one model's rows in a counts table."""
+    first = g.iloc[0]
+    return dict(
+        model=first.model, algo=first.algo, seed=int(first.seed), step=int(first.step), dataset=first.dataset
+    )
 
 
 def _pass1_passn(g: pd.DataFrame) -> tuple[float, float]:
@@ -121,22 +124,18 @@ def _pass1_passn(g: pd.DataFrame) -> tuple[float, float]:
 def by_difficulty(counts: pd.DataFrame) -> pd.DataFrame:
     rows = []
     base = {d: _pass1_passn(g) for d, g in counts[counts.model == "base"].groupby("difficulty")}
-    for (model, diff), g in counts.groupby(["model", "difficulty"], sort=False):
+    for (_, diff), g in counts.groupby(["model", "difficulty"], sort=False):
         p1, pn = _pass1_passn(g)
-        first = g.iloc[0]
+        base_pn = base.get(diff, (np.nan, np.nan))[1]
         rows.append(
             dict(
-                model=model,
-                algo=first.algo,
-                seed=int(first.seed),
-                step=int(first.step),
-                dataset=first.dataset,
+                **_model_keys(g),
                 difficulty=diff,
                 problems=len(g),
                 pass1=p1,
                 passn=pn,
-                base_passn=base.get(diff, (np.nan, np.nan))[1],
-                gain_passn=pn - base.get(diff, (np.nan, np.nan))[1],
+                base_passn=base_pn,
+                gain_passn=pn - base_pn,
             )
         )
     return pd.DataFrame(rows)
