@@ -1,17 +1,19 @@
 """RLVR reasoning-boundary study: data -> base model -> RL per algorithm -> large-k sampling -> verification
--> pass@k analysis -> figures.
+-> pass@k analysis -> figures. An evaluation study (config `models`) skips training: benchmarks -> sampling
+of existing checkpoints -> verification -> analysis -> figures.
 
 Run the embedded default:   snakemake --cores 2
 Another study:               snakemake --cores 2 --configfile config/<study>.yaml
 
 results/ path grammar (S = config `study`):
-  results/S/data/{split}.jsonl                                problems (train, val, test)
+  results/S/data/{dataset}.jsonl                              problems (train, val, test splits; or a benchmark)
   results/S/base/model/                                       base model (HF save_pretrained)
   results/S/train/{algo}-s{seed}/step{step}/                  RL checkpoints (HF), state.pt for resuming
-  results/S/samples/{model}/{dataset}/shard{i}.jsonl          samples, model = base | {algo}-s{seed}-step{step}
+  results/S/samples/{model}/{dataset}/shard{i}/from{j}.jsonl  samples j.. of shard i, model = base |
+                                                              {algo}-s{seed}-step{step} | a `models` key
   results/S/verified/{model}/{dataset}/shard{i}.jsonl         samples + correct, verdict
-  results/S/tables/{counts,passk}_{dataset}.csv, summary_{dataset}.{md,json}
-  results/S/figures/passk_{dataset}.{png,pdf}
+  results/S/tables/{table}_{panel}.csv                        panel = dataset | {comparison}_{benchmark}
+  results/S/figures/{figure}_{panel}.{png,pdf}
   results/S/wandb/                                            W&B runs (offline unless an API key is set)
   logs/S/...                                                  one log per job
 """
@@ -24,9 +26,19 @@ report: "rules/report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/data.smk"
-include: "rules/pretrain.smk"
-include: "rules/train.smk"
+
+
+if EVAL:
+
+    include: "rules/benchmarks.smk"
+
+else:
+
+    include: "rules/data.smk"
+    include: "rules/pretrain.smk"
+    include: "rules/train.smk"
+
+
 include: "rules/sample.smk"
 include: "rules/analyze.smk"
 include: "rules/plot.smk"

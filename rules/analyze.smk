@@ -1,14 +1,12 @@
 rule analyze:
     input:
-        data=f"{R}/data/{{dataset}}.jsonl",
+        data=panel_data,
         verified=verified_inputs,
     output:
-        counts=f"{R}/tables/counts_{{dataset}}.csv",
-        passk=f"{R}/tables/passk_{{dataset}}.csv",
-        summary_md=f"{R}/tables/summary_{{dataset}}.md",
-        summary_json=f"{R}/tables/summary_{{dataset}}.json",
+        counts=f"{R}/tables/counts_{{panel}}.csv",
+        passk=f"{R}/tables/passk_{{panel}}.csv",
     log:
-        f"{LOGS}/analyze_{{dataset}}.log",
+        f"{LOGS}/analyze_{{panel}}.log",
     localrule: True
     conda:
         ENV
@@ -19,25 +17,26 @@ rule analyze:
         config=CONFIG_FILE,
         settings=cfg_hash("seed", "analysis"),
         verified=verified_args,
+        dataset=panel_dataset,
         out=parent_of("passk"),
     shell:
-        "python -m workflow.analyze --config {params.config} --dataset {wildcards.dataset} --data {input.data}"
-        " --verified {params.verified} --out {params.out} > {log} 2>&1"
+        "python -m workflow.analyze --config {params.config} --dataset {params.dataset} --panel {wildcards.panel}"
+        " --data {input.data} --verified {params.verified} --out {params.out} > {log} 2>&1"
 
 
 rule boundary:
     input:
-        counts=f"{R}/tables/counts_{{dataset}}.csv",
+        counts=f"{R}/tables/counts_{{panel}}.csv",
     output:
-        crossing=f"{R}/tables/crossing_{{dataset}}.csv",
-        coverage=f"{R}/tables/coverage_{{dataset}}.csv",
-        histogram=f"{R}/tables/histogram_{{dataset}}.csv",
-        difficulty=f"{R}/tables/difficulty_{{dataset}}.csv",
-        dynamics=f"{R}/tables/dynamics_{{dataset}}.csv",
-        verdict_md=f"{R}/tables/verdict_{{dataset}}.md",
-        verdict_json=f"{R}/tables/verdict_{{dataset}}.json",
+        crossing=f"{R}/tables/crossing_{{panel}}.csv",
+        coverage=f"{R}/tables/coverage_{{panel}}.csv",
+        histogram=f"{R}/tables/histogram_{{panel}}.csv",
+        difficulty=f"{R}/tables/difficulty_{{panel}}.csv",
+        dynamics=f"{R}/tables/dynamics_{{panel}}.csv",
+        verdict_md=f"{R}/tables/verdict_{{panel}}.md",
+        verdict_json=f"{R}/tables/verdict_{{panel}}.json",
     log:
-        f"{LOGS}/boundary_{{dataset}}.log",
+        f"{LOGS}/boundary_{{panel}}.log",
     localrule: True
     conda:
         ENV
@@ -54,28 +53,31 @@ rule boundary:
 
 rule perplexity:
     input:
-        data=f"{R}/data/{{dataset}}.jsonl",
-        base=f"{R}/base/model",
-        models=[model_dir_of(m) for m in RL_MODELS],
+        data=panel_data,
+        base=base_model_input,
+        models=rl_model_inputs,
         verified=verified_inputs,
     output:
-        f"{R}/tables/perplexity_{{dataset}}.csv",
+        f"{R}/tables/perplexity_{{panel}}.csv",
     log:
-        f"{LOGS}/perplexity_{{dataset}}.log",
+        f"{LOGS}/perplexity_{{panel}}.log",
     conda:
         ENV
     threads: CFG.threads
     resources:
         mem_mb=4000,
         runtime=30,
+        gpu=perplexity_gpus,
     params:
         config=CONFIG_FILE,
-        settings=cfg_hash("analysis"),
+        settings=cfg_hash("analysis", "sampling"),
+        base=base_arg,
         base_samples=base_shards,
         rl=perplexity_args,
+        dataset=panel_dataset,
     shell:
-        "python -m workflow.perplexity --config {params.config} --dataset {wildcards.dataset} --data {input.data}"
-        " --base {input.base} --base-samples {params.base_samples} --rl {params.rl} --out {output} > {log} 2>&1"
+        "python -m workflow.perplexity --config {params.config} --dataset {params.dataset} --data {input.data}"
+        " --base {params.base} --base-samples {params.base_samples} --rl {params.rl} --out {output} > {log} 2>&1"
 
 
 rule novelty:
@@ -83,9 +85,9 @@ rule novelty:
         train=f"{R}/data/train.jsonl",
         verified=verified_inputs,
     output:
-        f"{R}/tables/novelty_{{dataset}}.csv",
+        f"{R}/tables/novelty_{{panel}}.csv",
     log:
-        f"{LOGS}/novelty_{{dataset}}.log",
+        f"{LOGS}/novelty_{{panel}}.log",
     localrule: True
     conda:
         ENV
@@ -97,5 +99,5 @@ rule novelty:
         settings=cfg_hash("data", "analysis"),
         verified=verified_args,
     shell:
-        "python -m workflow.novelty --config {params.config} --dataset {wildcards.dataset} --train {input.train}"
+        "python -m workflow.novelty --config {params.config} --dataset {wildcards.panel} --train {input.train}"
         " --verified {params.verified} --out {output} > {log} 2>&1"

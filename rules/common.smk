@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shlex
 
 from workflow.config import ConfigError, from_dict
 from workflow.plot import FIGURES
@@ -27,22 +28,42 @@ if not os.path.exists(CONFIG_FILE) or open(CONFIG_FILE).read() != _resolved:
         _f.write(_resolved)
 
 
-ALGOS = list(CFG.rl.algorithms)
-SEEDS = list(CFG.rl.seeds)
-STEPS = list(CFG.rl.save_steps)
-RL_MODELS = [f"{a}-s{s}-step{t}" for a in ALGOS for s in SEEDS for t in STEPS]
-MODELS = ["base"] + RL_MODELS
 ENV = "envs/rlvr.yaml"  # relative to each .smk file
-DATASETS = list(CFG.sampling.datasets)
 SHARDS = list(range(CFG.sampling.shards))
+# Two kinds of study. A training study (the embedded default) trains a base model and RL checkpoints, then
+# samples its own splits; its analysis panels are the splits, comparing "base" with every RL checkpoint. An
+# evaluation study (config `models`) samples existing checkpoints on benchmarks; its panels are
+# <comparison>_<benchmark>, comparing a comparison's base with its other models.
+EVAL = CFG.evaluation
+if EVAL:
+    ALGOS, SEEDS, STEPS = [], [], []
+    MODELS = list(CFG.models)
+    DATASETS = list(CFG.benchmarks)
+    PANELS = {
+        f"{c}_{b}": (b, spec.base, list(spec.models))
+        for c, spec in CFG.comparisons.items()
+        for b in spec.benchmarks
+    }
+    STUDY_FIGURES = [f for f in FIGURES if f not in ("dynamics", "novelty")]
+else:
+    ALGOS = list(CFG.rl.algorithms)
+    SEEDS = list(CFG.rl.seeds)
+    STEPS = list(CFG.rl.save_steps)
+    RL_MODELS = [f"{a}-s{s}-step{t}" for a in ALGOS for s in SEEDS for t in STEPS]
+    MODELS = ["base"] + RL_MODELS
+    DATASETS = list(CFG.sampling.datasets)
+    PANELS = {d: (d, "base", RL_MODELS) for d in DATASETS}
+    STUDY_FIGURES = list(FIGURES)
 
 
 wildcard_constraints:
-    algo="|".join(ALGOS),
+    algo="|".join(ALGOS) or "(?!)",  # no algo wildcard in an evaluation study
     seed=r"\d+",
     step=r"\d+",
     shard=r"\d+",
+    start=r"\d+",
     dataset="|".join(DATASETS + ["train", "val", "test"]),
+    panel="|".join(PANELS),
     model="|".join(MODELS),
     figure="|".join(FIGURES),
 
@@ -65,36 +86,185 @@ def train_settings(wildcards):
     return f"{cfg_hash('seed', 'data', 'model')}-{digest}"
 
 
+# Job resources. Rules declare only portable values (threads, mem_mb, runtime in minutes, gpu); accounts,
+# partitions, GPU models and GPU requests for single-device CUDA runs live in the cluster profile
+# (config/slurm/config.yaml), which may override any of these with set-resources / set-threads.
+
+
+def model_gpus(model):
+    """GPUs a job with this model requests: its ``sampling.tensor_parallel`` with the vLLM backend or when it
+    is split over several devices. The transformers backend on one device requests none, since the embedded
+    default samples on CPU; on CUDA it asks for its GPU in the profile (``set-resources: sample: gpu: 1``).
+    """
+    sc = CFG.sampling_for(model)
+    return sc.tensor_parallel if sc.tensor_parallel > 1 or sc.backend == "vllm" else 0
+
+
+def sample_threads():
+    """CPUs of a sampling job: ``threads`` per device, so a tensor-parallel job gets one share per GPU worker
+    (the largest tensor-parallel size of any model: threads are the same for every job of a rule).
+    """
+    return CFG.threads * max(
+        [1] + [CFG.sampling_for(m).tensor_parallel for m in CFG.models]
+    )
+
+
+# math and code checkers run `verification.workers` processes; the toy task's checker runs in the job itself
+VERIFY_THREADS = CFG.verification.workers if EVAL else 1
+
+
+def sample_gpus(wildcards):
+    return model_gpus(wildcards.model)
+
+
+def perplexity_gpus(wildcards):
+    """The scoring job loads one model at a time: the most GPUs any model of the panel needs."""
+    return max(model_gpus(m) for m in panel_models(wildcards.panel))
+
+
+def train_resources():
+    """Resources of one RL training job (the ``train`` rule): the seam for a distributed RL engine.
+
+    The built-in trainer is one process on ``threads`` CPUs (or one GPU, requested in the profile). A
+    distributed launcher (verl or OpenRLHF on Ray, torchrun) plugs in here: return its node and GPU counts read
+    from its config section, e.g. ``nodes=N, tasks=N, mpi="srun", gpu=G`` (one launcher task per node; any
+    ``mpi`` value makes the SLURM plugin run the command directly in the batch script, so the rule's shell can
+    start ``{resources.mpi}``), and keep cluster flags such as ``--gpus-per-node`` in the profile's
+    ``slurm_extra``."""
+    return dict(mem_mb=4000, runtime=120, gpu=0)
+
+
 def model_dir_of(model):
-    """The checkpoint directory behind a model name."""
+    """The checkpoint behind a model name: a directory of this study, or an evaluation model's path."""
+    if model in CFG.models:
+        return CFG.models[model].path
     if model == "base":
         return f"{R}/base/model"
     algo_seed, _, step = model.rpartition("-step")
     return f"{R}/train/{algo_seed}/step{step}"
 
 
+def model_input(model):
+    """The checkpoint as a job input: trained ones and local directories; a hub id is no file."""
+    path = model_dir_of(model)
+    local = (
+        model not in CFG.models or os.path.isdir(path) or path.startswith((".", "/"))
+    )
+    return [path] if local else []
+
+
 def model_dir(wildcards):
+    return model_input(wildcards.model)
+
+
+def model_path(wildcards):
     return model_dir_of(wildcards.model)
 
 
-def base_shards(wildcards):
-    return verified_shards(wildcards.dataset)["base"]
+def sample_settings(wildcards):
+    """Fingerprint of what one sample block reads. Not n (a block's samples do not depend on it: raising n
+    only adds blocks) but the block size, the model's settings and its template."""
+    sampling = {
+        k: v for k, v in CFG.to_dict()["sampling"].items() if k not in ("n", "datasets")
+    }
+    spec = CFG.models.get(wildcards.model)
+    template = CFG.template(spec.template).__dict__ if spec else None
+    extra = [sampling, spec.__dict__ if spec else None, template]
+    digest = hashlib.sha256(
+        json.dumps(extra, sort_keys=True, default=list).encode()
+    ).hexdigest()[:8]
+    return f"{CFG.seed}-{digest}"
 
 
-def perplexity_args(wildcards):
-    shards = verified_shards(wildcards.dataset)
-    return " ".join(f"{m}={model_dir_of(m)}={','.join(shards[m])}" for m in RL_MODELS)
+def block_files(wildcards):
+    """The sample blocks of one shard (``sampling.block``; one block of all n by default)."""
+    n = CFG.samples_per_problem(wildcards.dataset)
+    return [
+        f"{R}/samples/{wildcards.model}/{wildcards.dataset}/shard{wildcards.shard}/from{lo}.jsonl"
+        for lo, _ in CFG.sampling.blocks(n)
+    ]
 
 
-def verified_shards(dataset):
+def benchmark_args(wildcards):
+    """The command-line arguments of ``workflow.benchmarks`` for one benchmark of the config."""
+    b = CFG.benchmarks[wildcards.dataset]
+    args = ["--name", b.loader or wildcards.dataset]
+    for flag, value in (
+        ("--source", b.source),
+        ("--split", b.split),
+        ("--subset", b.subset),
+        ("--revision", b.revision),
+        ("--limit", b.limit),
+    ):
+        if value is not None:
+            args += [flag, str(value)]
+    for key, value in b.options.items():
+        args += [
+            "--option",
+            f"{key}={value if isinstance(value, str) else json.dumps(value)}",
+        ]
+    return " ".join(shlex.quote(a) for a in args)
+
+
+def benchmark_settings(wildcards):
+    """Fingerprint of how a benchmark is loaded (not its n: sampling more does not reload it)."""
+    spec = dict(CFG.to_dict()["benchmarks"][wildcards.dataset], n=None)
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def panel_data(wildcards):
+    return f"{R}/data/{PANELS[wildcards.panel][0]}.jsonl"
+
+
+def panel_models(panel):
+    _, base, others = PANELS[panel]
+    return [base] + others
+
+
+def verified_shards(panel):
+    dataset = PANELS[panel][0]
     return {
         m: [f"{R}/verified/{m}/{dataset}/shard{i}.jsonl" for i in SHARDS]
-        for m in MODELS
+        for m in panel_models(panel)
     }
 
 
 def verified_inputs(wildcards):
-    return [p for paths in verified_shards(wildcards.dataset).values() for p in paths]
+    return [p for paths in verified_shards(wildcards.panel).values() for p in paths]
+
+
+def verified_args(wildcards):
+    shards = verified_shards(wildcards.panel)
+    return " ".join(f"{m}={p}" for m, paths in shards.items() for p in paths)
+
+
+def panel_dataset(wildcards):
+    return PANELS[wildcards.panel][0]
+
+
+def base_model_input(wildcards):
+    return model_input(PANELS[wildcards.panel][1])
+
+
+def rl_model_inputs(wildcards):
+    return [p for m in PANELS[wildcards.panel][2] for p in model_input(m)]
+
+
+def base_arg(wildcards):
+    base = PANELS[wildcards.panel][1]
+    return f"{base}={model_dir_of(base)}"
+
+
+def base_shards(wildcards):
+    return verified_shards(wildcards.panel)[PANELS[wildcards.panel][1]]
+
+
+def perplexity_args(wildcards):
+    shards = verified_shards(wildcards.panel)
+    return " ".join(
+        f"{m}={model_dir_of(m)}={','.join(shards[m])}"
+        for m in PANELS[wildcards.panel][2]
+    )
 
 
 def parent_of(key):
@@ -106,36 +276,28 @@ def parent_of(key):
     return fn
 
 
-def verified_args(wildcards):
-    shards = verified_shards(wildcards.dataset)
-    return " ".join(f"{m}={p}" for m, paths in shards.items() for p in paths)
-
-
 def figure_table(wildcards):
     """The table a figure draws from (``workflow.plot.FIGURES``)."""
-    return f"{R}/tables/{FIGURES[wildcards.figure][0]}_{wildcards.dataset}.csv"
+    return f"{R}/tables/{FIGURES[wildcards.figure][0]}_{wildcards.panel}.csv"
 
 
 def all_figures():
     return expand(
-        f"{R}/figures/{{figure}}_{{dataset}}.{{ext}}",
-        figure=list(FIGURES),
-        dataset=DATASETS,
+        f"{R}/figures/{{figure}}_{{panel}}.{{ext}}",
+        figure=STUDY_FIGURES,
+        panel=list(PANELS),
         ext=["png", "pdf"],
     )
 
 
 def final_outputs():
-    return (
-        all_figures()
-        + expand(f"{R}/tables/summary_{{dataset}}.md", dataset=DATASETS)
-        + expand(f"{R}/tables/verdict_{{dataset}}.md", dataset=DATASETS)
+    return all_figures() + expand(
+        f"{R}/tables/verdict_{{panel}}.md", panel=list(PANELS)
     )
 
 
 def print_summaries():
-    for d in DATASETS:
-        for name in ("summary", "verdict"):
-            path = f"{R}/tables/{name}_{d}.md"
-            if os.path.exists(path):
-                print(open(path).read())
+    for panel in PANELS:
+        path = f"{R}/tables/verdict_{panel}.md"
+        if os.path.exists(path):
+            print(open(path).read())

@@ -3,14 +3,14 @@ rule plot:
         table=figure_table,
     output:
         png=report(
-            f"{R}/figures/{{figure}}_{{dataset}}.png",
+            f"{R}/figures/{{figure}}_{{panel}}.png",
             caption="report/figure.rst",
-            category="{dataset}",
+            category="{panel}",
             subcategory="{figure}",
         ),
-        pdf=f"{R}/figures/{{figure}}_{{dataset}}.pdf",
+        pdf=f"{R}/figures/{{figure}}_{{panel}}.pdf",
     log:
-        f"{LOGS}/plot/{{figure}}_{{dataset}}.log",
+        f"{LOGS}/plot/{{figure}}_{{panel}}.log",
     localrule: True
     conda:
         ENV
@@ -20,7 +20,7 @@ rule plot:
     params:
         config=CONFIG_FILE,
         settings=cfg_hash("study"),
-        stem=f"{R}/figures/{{figure}}_{{dataset}}",
+        stem=f"{R}/figures/{{figure}}_{{panel}}",
     shell:
         "python -m workflow.plot --config {params.config} --figure {wildcards.figure} --table {input.table}"
         " --out {params.stem} > {log} 2>&1"

@@ -3,26 +3,29 @@ rule sample:
         model=model_dir,
         data=f"{R}/data/{{dataset}}.jsonl",
     output:
-        f"{R}/samples/{{model}}/{{dataset}}/shard{{shard}}.jsonl",
+        f"{R}/samples/{{model}}/{{dataset}}/shard{{shard}}/from{{start}}.jsonl",
     log:
-        f"{LOGS}/sample/{{model}}/{{dataset}}/shard{{shard}}.log",
+        f"{LOGS}/sample/{{model}}/{{dataset}}/shard{{shard}}-from{{start}}.log",
     conda:
         ENV
-    threads: CFG.threads
+    threads: sample_threads()
     resources:
         mem_mb=4000,
         runtime=60,
+        gpu=sample_gpus,
     params:
         config=CONFIG_FILE,
-        settings=cfg_hash("seed", "sampling"),
+        settings=sample_settings,
+        path=model_path,
     shell:
-        "python -m workflow.sample --config {params.config} --model {input.model} --data {input.data}"
-        " --dataset {wildcards.dataset} --shard {wildcards.shard} --out {output} > {log} 2>&1"
+        "python -m workflow.sample --config {params.config} --model {wildcards.model} --path {params.path}"
+        " --data {input.data} --dataset {wildcards.dataset} --shard {wildcards.shard} --start {wildcards.start}"
+        " --out {output} > {log} 2>&1"
 
 
 rule verify:
     input:
-        samples=f"{R}/samples/{{model}}/{{dataset}}/shard{{shard}}.jsonl",
+        samples=block_files,
         data=f"{R}/data/{{dataset}}.jsonl",
     output:
         f"{R}/verified/{{model}}/{{dataset}}/shard{{shard}}.jsonl",
@@ -30,12 +33,13 @@ rule verify:
         f"{LOGS}/verify/{{model}}/{{dataset}}/shard{{shard}}.log",
     conda:
         ENV
+    threads: VERIFY_THREADS
     resources:
         mem_mb=2000,
         runtime=30,
     params:
         config=CONFIG_FILE,
-        settings=cfg_hash("data"),
+        settings=cfg_hash("data", "verification"),
     shell:
         "python -m workflow.verify --config {params.config} --samples {input.samples} --data {input.data}"
         " --out {output} > {log} 2>&1"

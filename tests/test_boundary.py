@@ -12,6 +12,7 @@ import pytest
 from workflow import boundary as B
 from workflow.analyze import parse_model
 from workflow.config import from_dict
+from workflow.tracking import MemoryTracker
 
 
 def counts(model, cs, n=8, difficulty=None):
@@ -74,7 +75,7 @@ def test_regimes():
     assert B.regime([100], [0.96], base_passn=0.9) == "single"
 
 
-def test_dynamics_difficulty_and_verdict_end_to_end(tmp_path):
+def test_dynamics_difficulty_and_verdict_end_to_end(tmp_path, monkeypatch):
     c = pd.concat(
         [
             counts("base", [2, 1, 0, 3]),
@@ -85,6 +86,8 @@ def test_dynamics_difficulty_and_verdict_end_to_end(tmp_path):
     path = tmp_path / "counts_test.csv"
     c.to_csv(path, index=False)
     cfg = from_dict({"analysis": {"bootstrap": 50}})
+    tracker = MemoryTracker()
+    monkeypatch.setattr(B.tracking, "start", lambda *a, **k: tracker)
     paths = B.run(cfg, path, tmp_path)
     dyn = pd.read_csv(paths["dynamics"])
     assert list(dyn[dyn.algo == "grpo"].step) == [1, 2]
@@ -95,3 +98,19 @@ def test_dynamics_difficulty_and_verdict_end_to_end(tmp_path):
     assert v["grpo-s0-step1"]["solved_base_only"] == 1 and not v["grpo-s0-step1"]["expands_boundary"]
     assert v["grpo-s0-step1"]["delta_se"] == pytest.approx(0.75 - 12 / 32)
     assert "Does RL expand the reasoning boundary?" in paths["verdict_md"].read_text()
+    # the verdict reaches W&B as a table and as per-model summary values
+    ((key, (cols, rows)),) = tracker.tables.items()
+    assert key == "verdict_test" and len(rows) == 2 and "delta_se" in cols
+    assert tracker.summaries["test/grpo-s0-step2/solved_rl_only"] == 1
+
+
+def test_verdict_thin_base_sharp_rl():
+    """A wide but thin base against a sharp RL model that loses one problem: the paper's picture."""
+    c = pd.concat([counts("base", [1, 1, 1, 0, 2], n=4), counts("grpo-s0-step10", [4, 4, 0, 0, 4], n=4)])
+    (v,) = B.verdicts(c, from_dict({"analysis": {"bootstrap": 50}}))
+    assert v["pass1_rl"] > v["pass1_base"]
+    assert v["passn_base"] == pytest.approx(0.8) and v["passn_rl"] == pytest.approx(0.6)
+    assert v["k_star"] == 4
+    assert (v["solved_both"], v["solved_base_only"], v["solved_rl_only"], v["solved_neither"]) == (3, 1, 0, 1)
+    cov = B.coverage(c[c.algo == "base"], c[c.algo == "grpo"])
+    assert list(cov.problem_id[cov.category == "base_only"]) == ["p2"]

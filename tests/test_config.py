@@ -99,6 +99,19 @@ def test_every_key_is_documented(repo):
     from workflow.config import AlgorithmConfig
 
     missing += [f.name for f in __import__("dataclasses").fields(AlgorithmConfig) if f"`{f.name}`" not in doc]
+    from workflow.config import BenchmarkSpec, ComparisonSpec, ModelSpec, TemplateSpec
+
+    for section, cls in (
+        ("models", ModelSpec),
+        ("benchmarks", BenchmarkSpec),
+        ("comparisons", ComparisonSpec),
+        ("templates", TemplateSpec),
+    ):
+        missing += [
+            f"{section}.<name>.{f.name}"
+            for f in __import__("dataclasses").fields(cls)
+            if f"`{section}.<name>.{f.name}`" not in doc
+        ]
     assert not missing, f"undocumented config keys: {missing}"
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workflow.analyze import compare, k_grid, parse_model, pass_at_k, passk_table
+from workflow.analyze import k_grid, parse_model, pass_at_k, passk_table
 
 
 def brute_force(n: int, c: int, k: int) -> float:
@@ -76,16 +76,3 @@ def test_passk_table_is_monotone_with_cis_around_the_mean():
     assert ((t.ci_low <= t.value) & (t.value <= t.ci_high)).all()
     assert t.value.iloc[0] == pytest.approx(counts.c.mean() / 16)
     assert t.value.iloc[-1] == pytest.approx((counts.c > 0).mean())  # pass@n is coverage
-
-
-def test_compare_finds_crossing_and_coverage():
-    base = _counts("base", [1, 1, 1, 0, 2], 4)  # wide but thin
-    rl = _counts("grpo-s0-step10", [4, 4, 0, 0, 4], 4)  # sharp, loses problem p2, gains nothing
-    counts = pd.concat([base, rl])
-    t = passk_table(counts, bootstrap=50, ci=0.9, seed=0)
-    r = compare(base, rl, t, "base", "grpo-s0-step10")
-    assert r["pass1_rl"] > r["pass1_base"]
-    assert r["passkmax_base"] == pytest.approx(0.8) and r["passkmax_rl"] == pytest.approx(0.6)
-    assert r["crossing_k"] == 4
-    assert (r["both"], r["base_only"], r["rl_only"], r["neither"]) == (3, 1, 0, 1)
-    assert r["base_only_ids"] == ["p2"]

@@ -7,13 +7,19 @@ import math
 import torch
 
 from workflow import model as M
+from workflow.backends import TransformersBackend
+from workflow.config import SamplingConfig
 from workflow.perplexity import perplexities
+
+
+def backend(path):
+    return TransformersBackend(path, SamplingConfig())
 
 
 def test_perplexity_matches_a_manual_forward_pass(tiny_base):
     model, tok = M.load(tiny_base["model"])
     prompt, response = "1 2 3 target 6 :", "1 + 2 = 3 , 3 + 3 = 6"
-    (ppl,) = perplexities(model, tok, [prompt], [response], [True])
+    (ppl,) = perplexities(backend(tiny_base["model"]), [prompt], [response], [True])
     ids = tok(prompt)["input_ids"] + tok(response, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
     with torch.no_grad():
         logits = model(input_ids=torch.tensor([ids])).logits[0]
@@ -37,7 +43,8 @@ def test_own_samples_are_less_perplexing_than_shuffled_ones(tiny_base):
     )
     texts = tok.batch_decode(out.tokens, skip_special_tokens=True)
     shuffled = [" ".join(reversed(t.split())) for t in texts]
-    own = perplexities(model, tok, prompts, texts, out.stopped.tolist())
-    other = perplexities(model, tok, prompts, shuffled, out.stopped.tolist())
+    b = backend(tiny_base["model"])
+    own = perplexities(b, prompts, texts, out.stopped.tolist())
+    other = perplexities(b, prompts, shuffled, out.stopped.tolist())
     assert sum(own) / len(own) < sum(other) / len(other)
     assert all(p >= 1.0 for p in own)

@@ -73,3 +73,32 @@ def test_difficulty_bins():
         "easy",
         "easy",
     ]
+
+
+def test_verify_dispatches_by_problem_kind_and_never_raises():
+    """One shard mixing problem kinds: each row goes to its kind's checker, unknown ones are scored wrong."""
+    from workflow.config import from_dict
+    from workflow.verify import verify_rows
+
+    problems = {
+        "c1": {"id": "c1", "numbers": [1, 2, 3], "target": 6},  # the toy task: no kind
+        "m1": {"id": "m1", "kind": "math", "answer": "\\frac{1}{2}"},
+        "x1": {"id": "x1", "kind": "chess"},
+    }
+    rows = [
+        {"problem_id": "c1", "sample_idx": 0, "completion": "1 + 2 = 3 , 3 + 3 = 6", "finish_reason": "stop"},
+        {"problem_id": "m1", "sample_idx": 0, "completion": "so \\boxed{0.5}", "finish_reason": "stop"},
+        {
+            "problem_id": "m1",
+            "sample_idx": 1,
+            "completion": "\\boxed{0.5} then \\boxed{2}",
+            "finish_reason": "stop",
+        },
+        {"problem_id": "m1", "sample_idx": 2, "completion": None, "finish_reason": "stop"},
+        {"problem_id": "x1", "sample_idx": 0, "completion": "e4", "finish_reason": "stop"},
+        {"problem_id": "zz", "sample_idx": 0, "completion": "?", "finish_reason": "stop"},
+    ]
+    v = verify_rows(rows, problems, from_dict({"verification": {"workers": 1}}))
+    assert [x.correct for x in v] == [True, True, False, False, False, False]
+    assert [x.reason for x in v][3:] == ["empty", "unknown_kind:chess", "unknown_problem"]
+    assert v[1].extracted == "0.5" and v[2].extracted == "2"

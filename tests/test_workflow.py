@@ -106,7 +106,7 @@ def test_end_to_end_reduced_study(tiny_study):
     assert (res / "figures" / "passk_test.pdf").exists()
     for ckpt in ("base/model", "train/grpo-s0/step4"):
         assert (res / ckpt / "config.json").exists() and (res / ckpt / "model.safetensors").exists()
-    assert "crossing k" in r.stdout  # the pipeline prints its summary at the end
+    assert "Does RL expand the reasoning boundary?" in r.stdout  # the pipeline prints its verdict at the end
     assert "Nothing to be done" in snakemake(wd, "-n", "--configfile", "tiny.yaml").stdout
 
 
@@ -115,14 +115,14 @@ def test_killed_shard_is_redone_alone_and_identically(tiny_study):
     downstream of it (verification of that shard, tables, figures) was made."""
     wd, _ = tiny_study
     res = wd / "results" / "tiny"
-    shard = res / "samples" / "base" / "test" / "shard1.jsonl"
+    shard = res / "samples" / "base" / "test" / "shard1" / "from0.jsonl"
     before = shard.read_text()
     counts_before = pd.read_csv(res / "tables" / "counts_test.csv")
     shard.unlink()
     (res / "verified" / "base" / "test" / "shard1.jsonl").unlink()
     for downstream in ("tables", "figures"):
         shutil.rmtree(res / downstream)
-    (shard.parent / ".shard1.jsonl.partial.tmp").write_text('{"problem_id": "cd3-1-')
+    (shard.parent / ".from0.jsonl.partial.tmp").write_text('{"problem_id": "cd3-1-')
     plan = snakemake(wd, "-n", "--configfile", "tiny.yaml", "--quiet", "rules").stdout
     jobs = dict(
         line.split()[:2]

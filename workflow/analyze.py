@@ -1,10 +1,11 @@
-"""Analysis: per-problem counts, pass@k with bootstrap confidence intervals, coverage and crossing points.
+"""Analysis: per-problem counts and pass@k curves with bootstrap confidence intervals.
 
 Consumes: verified sample shards ``results/<study>/verified/<model>/<dataset>/shard*.jsonl`` for every model.
 Produces in ``results/<study>/tables/``:
 - ``counts_<dataset>.csv``: model, algo, seed, step, dataset, problem_id, difficulty, n, c
 - ``passk_<dataset>.csv``: model, algo, seed, step, dataset, k, value, ci_low, ci_high (tidy, one row per k)
-- ``summary_<dataset>.md`` / ``.json``: per RL model versus base: pass@1, pass@n, crossing k, coverage counts.
+The comparisons against the base model (crossing k*, coverage, verdict) are ``workflow.boundary``'s, from the
+counts table.
 
 pass@k is the unbiased estimator of Chen et al. (arXiv 2107.03374) in its numerically stable product form
 (human-eval): 1 - prod_{i=n-c+1}^{n} (1 - k / i), and 1 when n - c < k; k = 1, 2, 4, ... up to n (and n).
@@ -16,7 +17,6 @@ Run: ``python -m workflow.analyze --config C --dataset test --data test.jsonl --
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 
@@ -55,8 +55,21 @@ def parse_model(name: str) -> tuple[str, int, int]:
     return m["algo"], int(m["seed"]), int(m["step"])
 
 
+def model_keys(cfg: Config, name: str) -> tuple[str, int, int]:
+    """(algo, seed, step) of a model: parsed from a trained model's name, or, for an evaluation study's
+    checkpoint, ("base", 0, 0) for a base model and (its name, 0, 0) for the others."""
+    spec = cfg.models.get(name)
+    if spec is None:
+        return parse_model(name)
+    return ("base" if spec.role == "base" else name), 0, 0
+
+
 def counts_table(
-    model: str, dataset: str, shard_paths: list[Path], problems: dict[str, dict]
+    model: str,
+    dataset: str,
+    shard_paths: list[Path],
+    problems: dict[str, dict],
+    keys: tuple[str, int, int] | None = None,
 ) -> pd.DataFrame:
     """Reduce verified samples to one row per problem: n samples, c correct."""
     rows = [r for p in shard_paths for r in read_jsonl(p)]
@@ -65,7 +78,7 @@ def counts_table(
     if dup:
         raise ValueError(f"{model}/{dataset}: {dup} duplicated (problem, sample) rows")
     g = df.groupby("problem_id")["correct"].agg(n="size", c="sum").reset_index()
-    algo, seed, step = parse_model(model)
+    algo, seed, step = keys or parse_model(model)
     g["difficulty"] = g["problem_id"].map(lambda i: problems.get(i, {}).get("difficulty", "unknown"))
     g = g.assign(model=model, algo=algo, seed=seed, step=step, dataset=dataset)
     return g[["model", "algo", "seed", "step", "dataset", "problem_id", "difficulty", "n", "c"]]
@@ -103,78 +116,32 @@ def passk_table(counts: pd.DataFrame, bootstrap: int, ci: float, seed: int) -> p
     return pd.DataFrame(out)
 
 
-def compare(base: pd.DataFrame, rl: pd.DataFrame, passk: pd.DataFrame, base_name: str, rl_name: str) -> dict:
-    """Crossing k and coverage of one RL model against the base model."""
-    b = passk[passk.model == base_name].set_index("k")["value"]
-    r = passk[passk.model == rl_name].set_index("k")["value"]
-    ks = sorted(set(b.index) & set(r.index))
-    crossing = next((k for k in ks if b[k] >= r[k]), None)
-    m = base[["problem_id", "c"]].merge(rl[["problem_id", "c"]], on="problem_id", suffixes=("_base", "_rl"))
-    sb, sr = m.c_base > 0, m.c_rl > 0
-    return dict(
-        model=rl_name,
-        pass1_base=float(b[1]),
-        pass1_rl=float(r[1]),
-        k_max=int(ks[-1]),
-        passkmax_base=float(b[ks[-1]]),
-        passkmax_rl=float(r[ks[-1]]),
-        crossing_k=crossing,
-        both=int((sb & sr).sum()),
-        base_only=int((sb & ~sr).sum()),
-        rl_only=int((~sb & sr).sum()),
-        neither=int((~sb & ~sr).sum()),
-        problems=int(len(m)),
-        rl_only_ids=sorted(m.problem_id[~sb & sr]),
-        base_only_ids=sorted(m.problem_id[sb & ~sr]),
-    )
-
-
-def summary_markdown(dataset: str, rows: list[dict]) -> str:
-    lines = [
-        f"## pass@k summary: {dataset}",
-        "",
-        "| model | base pass@1 | RL pass@1 | base pass@kmax | RL pass@kmax | crossing k | both | base only | RL only | neither |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in rows:
-        cross = r["crossing_k"] if r["crossing_k"] is not None else f"none up to {r['k_max']}"
-        lines.append(
-            f"| {r['model']} | {r['pass1_base']:.3f} | {r['pass1_rl']:.3f} | {r['passkmax_base']:.3f} (k={r['k_max']}) "
-            f"| {r['passkmax_rl']:.3f} | {cross} | {r['both']} | {r['base_only']} | {r['rl_only']} | {r['neither']} |"
-        )
-    lines += ["", "crossing k: first k where the base model's pass@k is at or above the RL model's.", ""]
-    return "\n".join(lines)
-
-
 def run(
-    cfg: Config, dataset: str, data_path: str | Path, verified: dict[str, list[Path]], out_dir: str | Path
+    cfg: Config,
+    dataset: str,
+    data_path: str | Path,
+    verified: dict[str, list[Path]],
+    out_dir: str | Path,
+    panel: str | None = None,
 ) -> dict:
+    """Tables of one panel: ``dataset``'s problems for the models in ``verified`` (files named by
+    ``panel``, which defaults to the dataset; evaluation studies use <comparison>_<benchmark>)."""
     out_dir = Path(out_dir)
-    with stage(f"analyze {dataset}") as s:
+    panel = panel or dataset
+    with stage(f"analyze {panel}") as s:
         problems = {p["id"]: p for p in read_jsonl(data_path)}
-        counts = pd.concat([counts_table(m, dataset, paths, problems) for m, paths in verified.items()])
+        counts = pd.concat(
+            [counts_table(m, dataset, paths, problems, model_keys(cfg, m)) for m, paths in verified.items()]
+        )
         s.read(*[p for paths in verified.values() for p in paths])
         passk = passk_table(counts, cfg.analysis.bootstrap, cfg.analysis.ci, cfg.seed)
-        rows = [
-            compare(counts[counts.model == "base"], counts[counts.model == m], passk, "base", m)
-            for m in verified
-            if m != "base" and "base" in verified
-        ]
         paths = {
-            "counts": out_dir / f"counts_{dataset}.csv",
-            "passk": out_dir / f"passk_{dataset}.csv",
-            "summary_md": out_dir / f"summary_{dataset}.md",
-            "summary_json": out_dir / f"summary_{dataset}.json",
+            "counts": out_dir / f"counts_{panel}.csv",
+            "passk": out_dir / f"passk_{panel}.csv",
         }
         for key, frame in (("counts", counts), ("passk", passk)):
             with atomic_path(paths[key]) as tmp:
                 frame.to_csv(tmp, index=False)
-        md = summary_markdown(dataset, rows)
-        with atomic_path(paths["summary_md"]) as tmp:
-            tmp.write_text(md)
-        with atomic_path(paths["summary_json"]) as tmp:
-            tmp.write_text(json.dumps(rows, indent=2))
-        print(md, flush=True)
         s.wrote(*paths.values())
     return paths
 
@@ -183,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True)
     ap.add_argument("--dataset", required=True)
+    ap.add_argument("--panel", help="name of the output tables (default: the dataset)")
     ap.add_argument("--data", required=True)
     ap.add_argument(
         "--verified", nargs="+", required=True, help="MODEL=shard.jsonl entries (repeat per shard)"
@@ -190,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True, help="tables directory")
     a = ap.parse_args(argv)
     verified = paths_by_model(a.verified)
-    run(load_config(a.config), a.dataset, a.data, verified, a.out)
+    run(load_config(a.config), a.dataset, a.data, verified, a.out, a.panel)
 
 
 if __name__ == "__main__":

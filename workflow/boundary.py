@@ -27,11 +27,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from workflow import tracking
 from workflow.analyze import k_grid, pass_at_k
 from workflow.config import Config, load_config
 from workflow.io import atomic_path, derive_seed
 from workflow.logs import stage
 
+BASE = "base"
+"""The ``algo`` label of the base model in a counts table; every other model is compared against it."""
 HIST_EDGES = [0.0] + [round(0.1 * i, 1) for i in range(1, 10)] + [1.0]
 HIST_LABELS = (
     ["0"] + [f"({HIST_EDGES[i]:.1f}, {HIST_EDGES[i + 1]:.1f}]" for i in range(9)] + ["(0.9, 1)", "1"]
@@ -123,7 +126,7 @@ def _pass1_passn(g: pd.DataFrame) -> tuple[float, float]:
 
 def by_difficulty(counts: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    base = {d: _pass1_passn(g) for d, g in counts[counts.model == "base"].groupby("difficulty")}
+    base = {d: _pass1_passn(g) for d, g in counts[counts.algo == BASE].groupby("difficulty")}
     for (_, diff), g in counts.groupby(["model", "difficulty"], sort=False):
         p1, pn = _pass1_passn(g)
         base_pn = base.get(diff, (np.nan, np.nan))[1]
@@ -153,9 +156,9 @@ def regime(steps: list[int], passn: list[float], base_passn: float, tol: float =
 
 
 def dynamics(counts: pd.DataFrame) -> pd.DataFrame:
-    base_p1, base_pn = _pass1_passn(counts[counts.model == "base"])
+    base_p1, base_pn = _pass1_passn(counts[counts.algo == BASE])
     rows = []
-    for (algo, seed), g in counts[counts.model != "base"].groupby(["algo", "seed"], sort=False):
+    for (algo, seed), g in counts[counts.algo != BASE].groupby(["algo", "seed"], sort=False):
         series = sorted((int(step), *_pass1_passn(gg)) for step, gg in g.groupby("step"))
         steps, p1s, pns = zip(*series, strict=True)
         reg = regime(list(steps), list(pns), base_pn)
@@ -180,10 +183,10 @@ def dynamics(counts: pd.DataFrame) -> pd.DataFrame:
 
 
 def verdicts(counts: pd.DataFrame, cfg: Config) -> list[dict]:
-    base = counts[counts.model == "base"]
+    base = counts[counts.algo == BASE]
     b1, bn = _pass1_passn(base)
     out = []
-    for model, rl in counts[counts.model != "base"].groupby("model", sort=False):
+    for model, rl in counts[counts.algo != BASE].groupby("model", sort=False):
         r1, rn = _pass1_passn(rl)
         cov = coverage(base, rl).category.value_counts()
         cross = crossing(
@@ -255,8 +258,9 @@ def run(cfg: Config, counts_csv: str | Path, out_dir: str | Path) -> dict[str, P
     with stage(f"boundary {Path(counts_csv).name}") as s:
         counts = pd.read_csv(counts_csv)
         s.read(counts_csv)
-        dataset = counts.dataset.iloc[0]
-        base = counts[counts.model == "base"]
+        # the panel: the dataset in a training study, <comparison>_<benchmark> in an evaluation study
+        dataset = Path(counts_csv).stem.removeprefix("counts_")
+        base = counts[counts.algo == BASE]
         rows = verdicts(counts, cfg)
         paths = {
             k: out_dir / f"{k}_{dataset}.csv"
@@ -283,7 +287,7 @@ def run(cfg: Config, counts_csv: str | Path, out_dir: str | Path) -> dict[str, P
         )
         cov = [
             coverage(base, g).assign(model=m)
-            for m, g in counts[counts.model != "base"].groupby("model", sort=False)
+            for m, g in counts[counts.algo != BASE].groupby("model", sort=False)
         ]
         _write_csv(pd.concat(cov) if cov else pd.DataFrame(), paths["coverage"])
         _write_csv(histogram(counts), paths["histogram"])
@@ -299,8 +303,38 @@ def run(cfg: Config, counts_csv: str | Path, out_dir: str | Path) -> dict[str, P
         with atomic_path(paths["verdict_json"]) as tmp:
             tmp.write_text(json.dumps(rows, indent=2, default=lambda x: None if np.isinf(x) else x))
         print(md, flush=True)
+        log_verdict(cfg, dataset, rows, out_dir)
         s.wrote(*paths.values())
     return paths
+
+
+def log_verdict(cfg: Config, dataset: str, rows: list[dict], tables_dir: Path) -> None:
+    """The verdict as a W&B table, and each model's headline numbers in the run summary."""
+    tracker = tracking.start(
+        cfg.wandb,
+        study=cfg.study,
+        run_id=f"{cfg.study}-verdict-{dataset}",
+        job_type="verdict",
+        out_dir=tables_dir.parent / "wandb",
+        config=cfg.to_dict(),
+        group=f"{cfg.study}-analysis",
+    )
+    cols = [k for k in rows[0] if k != "k_star_ci"] if rows else []
+    tracker.log_table(
+        f"verdict_{dataset}", cols, [[None if _isinf(r[c]) else r[c] for c in cols] for r in rows]
+    )
+    tracker.summary(
+        {
+            f"{dataset}/{r['model']}/{k}": (None if _isinf(r[k]) else r[k])
+            for r in rows
+            for k in ("pass1_gain", "delta_se", "k_star", "solved_rl_only", "solved_base_only")
+        }
+    )
+    tracker.finish()
+
+
+def _isinf(x) -> bool:
+    return isinstance(x, float) and np.isinf(x)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -337,30 +337,164 @@ class RLConfig:
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    """Large-k sampling of the test split for the base model and every RL checkpoint."""
+    """Large-k sampling of the evaluation problems for the base model and every RL checkpoint."""
 
     n: int = 256
-    """Samples per problem (the largest k)."""
+    """Samples per problem (the largest k); a benchmark's own ``n`` overrides it."""
     temperature: float = 1.0
-    """Sampling temperature."""
+    """Sampling temperature (Yue et al.: 0.6)."""
     top_p: float = 1.0
-    """Nucleus sampling threshold (1 = off)."""
+    """Nucleus sampling threshold (1 = off; Yue et al.: 0.95)."""
     max_tokens: int = 16
     """Maximum new tokens per sample; longer samples end with finish_reason 'length'."""
     shards: int = 4
-    """Shards per (model, dataset); each is one job and one atomic output file."""
+    """Shards per (model, dataset): problems i, i + S, ... go to shard i; each shard is a job."""
+    block: int = 0
+    """Samples per block (0 = all n in one block). Each (shard, block) is one job and one atomic file, and
+    sample i of a problem always gets seed + i, so raising ``n`` later samples only the missing blocks."""
     batch_size: int = 2048
-    """Sequences decoded together."""
+    """Sequences decoded together (transformers backend)."""
     datasets: tuple[str, ...] = ("test",)
-    """Splits to sample."""
+    """Splits to sample in a training study (train, val, test); evaluation studies sample their
+    ``benchmarks`` instead."""
+    backend: str = "transformers"
+    """transformers (CPU or GPU, the default) | vllm (GPUs; the ``gpu`` extra)."""
+    dtype: str = "auto"
+    """Weights' dtype for sampling and scoring: auto (float32 on CPU, the checkpoint's dtype on GPU) |
+    float32 | bfloat16 | float16."""
+    tensor_parallel: int = 1
+    """vLLM tensor-parallel GPUs per sampling job (the job requests as many GPUs)."""
+    gpu_memory_utilization: float = 0.9
+    """vLLM: share of GPU memory for weights and KV cache."""
+    max_model_len: int | None = None
+    """vLLM: context length (prompt + response); None = the model's own. Yue et al.'s HEAD code used 4096,
+    which silently caps 16k generations; set it to at least prompt + max_tokens."""
+    prefix_caching: bool = True
+    """vLLM automatic prefix caching (the n samples of a prompt share its KV cache)."""
 
     def __post_init__(self) -> None:
-        _positive(self, "n", "temperature", "max_tokens", "shards", "batch_size")
+        _positive(self, "n", "temperature", "max_tokens", "shards", "batch_size", "tensor_parallel")
+        if self.block < 0:
+            raise ConfigError("sampling.block: must be >= 0 (0 = one block of n samples)")
         if not 0 < self.top_p <= 1:
             raise ConfigError("sampling.top_p must be in (0, 1]")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ConfigError("sampling.gpu_memory_utilization must be in (0, 1]")
+        _choice(self, "backend", ("transformers", "vllm"))
+        _choice(self, "dtype", ("auto", "float32", "bfloat16", "float16"))
         for d in self.datasets:
             if d not in ("train", "val", "test"):
                 raise ConfigError(f"sampling.datasets: unknown split {d!r}; valid: ['train', 'val', 'test']")
+
+    def blocks(self, n: int) -> list[tuple[int, int]]:
+        """[start, stop) sample-index ranges of the blocks of ``n`` samples."""
+        size = self.block or n
+        return [(b, min(b + size, n)) for b in range(0, n, size)]
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """How a model family is prompted (workflow/templates.py has the built-in ones)."""
+
+    prompt: str = "{question}"
+    """The raw prompt text with ``{question}`` where the problem goes (no other placeholders: braces such
+    as ``\\boxed{}`` are literal)."""
+    prefill: str = ""
+    """Forced start of the response (e.g. an opened code fence): appended to the prompt for generation and
+    kept at the start of the stored completion, so checkers and perplexity see the whole response."""
+    stop: tuple[str, ...] = ()
+    """Stop strings, explicit: generation ends at the first (excluded from the completion, finish
+    reason 'stop'). The tokenizer's EOS always stops."""
+    source: str = ""
+    """Where the template comes from (paper figure, upstream file)."""
+
+    def __post_init__(self) -> None:
+        if "{question}" not in self.prompt:
+            raise ConfigError("templates: a prompt must contain '{question}'")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """An existing checkpoint to evaluate (evaluation studies: no training)."""
+
+    path: str
+    """HF hub id (e.g. Qwen/Qwen2.5-7B) or a local checkpoint directory."""
+    template: str = "plain"
+    """Prompt template: a key of the built-in templates or of ``templates``."""
+    role: str = "rl"
+    """base | rl | distill | instruct: how the model is compared against its comparison's base."""
+    label: str = ""
+    """Legend label (default: the model's key)."""
+    revision: str | None = None
+    """Hub revision (commit or tag) to pin; None = the default branch."""
+    sampling: dict[str, Any] = field(default_factory=dict)
+    """Overrides of ``sampling`` keys for this model (e.g. a short context window: max_model_len,
+    max_tokens; tensor_parallel for a large model)."""
+
+    def __post_init__(self) -> None:
+        _choice(self, "role", ROLES)
+        bad = sorted(
+            set(self.sampling) - {f.name for f in dataclasses.fields(SamplingConfig)}
+            | {"n", "datasets", "shards", "block"} & set(self.sampling)
+        )
+        if bad:
+            raise ConfigError(f"models.<name>.sampling: unknown or not per-model key(s) {bad}")
+
+
+ROLES = ("base", "rl", "distill", "instruct")
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    """A benchmark to sample, loaded by ``workflow.benchmarks``."""
+
+    source: str | None = None
+    """HF hub dataset id or a local .jsonl / .json / .parquet file or directory; None = the loader's default
+    hub id (workflow.benchmarks.HUB)."""
+    loader: str = ""
+    """Loader (a key of workflow.benchmarks.LOADERS); default: the benchmark's key."""
+    split: str | None = None
+    """Dataset split; None = the loader's default hub split, or ``test`` for a local directory."""
+    subset: str | None = None
+    """Dataset configuration name (hub datasets with several)."""
+    revision: str | None = None
+    """Hub revision to pin."""
+    limit: int | None = None
+    """Use only the first this many problems."""
+    n: int | None = None
+    """Samples per problem for this benchmark (Yue et al.: 1024 for AIME24 and AMC23, 128 otherwise);
+    None = sampling.n."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Loader options (e.g. LiveCodeBench date_from / date_to, Reasoning Gym task / size / seed)."""
+
+
+@dataclass(frozen=True)
+class ComparisonSpec:
+    """One panel group: a base model against the models trained or distilled from it, on benchmarks."""
+
+    base: str
+    """Key of the base model in ``models``."""
+    models: tuple[str, ...]
+    """Keys of the models compared against the base (RL, distilled, instruct), drawn on the same figure."""
+    benchmarks: tuple[str, ...]
+    """Keys of ``benchmarks`` to sample all of them on."""
+
+
+@dataclass(frozen=True)
+class VerificationConfig:
+    """Checking samples: math answers with math-verify, programs in a sandbox (evaluation studies)."""
+
+    workers: int = 2
+    """Worker processes per verification job (math-verify checks, sandboxed programs)."""
+    math_timeout: float = 5.0
+    """Seconds per math equivalence check; a check that runs over is scored wrong (Yue et al.: 3 s)."""
+    code_timeout: float = 10.0
+    """Wall-clock seconds per program run (all of a problem's tests)."""
+    code_memory_mb: int = 1024
+    """Address-space limit of a program run."""
+
+    def __post_init__(self) -> None:
+        _positive(self, "workers", "math_timeout", "code_timeout", "code_memory_mb")
 
 
 @dataclass(frozen=True)
@@ -418,13 +552,98 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     rl: RLConfig = field(default_factory=RLConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    verification: VerificationConfig = field(default_factory=VerificationConfig)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
     wandb: WandbConfig = field(default_factory=WandbConfig)
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    """Evaluation studies: existing checkpoints by name. When set, nothing is trained: ``data``, ``model``
+    and ``rl`` are ignored and the study samples ``benchmarks`` for the ``comparisons``."""
+    benchmarks: dict[str, BenchmarkSpec] = field(default_factory=dict)
+    """Evaluation studies: benchmarks by name."""
+    comparisons: dict[str, ComparisonSpec] = field(default_factory=dict)
+    """Evaluation studies: base-versus-others groups; each (comparison, benchmark) is one analysis panel."""
+    templates: dict[str, TemplateSpec] = field(default_factory=dict)
+    """Prompt templates added to (or replacing) the built-in ones of workflow/templates.py."""
 
     def __post_init__(self) -> None:
         if not self.study or any(c in self.study for c in "/ {}"):
             raise ConfigError("study: must be a non-empty name without '/', spaces or braces")
         _positive(self, "threads")
+        if self.models or self.benchmarks or self.comparisons:
+            self._check_evaluation()
+
+    @property
+    def evaluation(self) -> bool:
+        """True for an evaluation study (existing checkpoints, no training)."""
+        return bool(self.models)
+
+    def template(self, name: str) -> TemplateSpec:
+        from workflow.templates import BUILTIN
+
+        if name in self.templates:
+            return self.templates[name]
+        if name in BUILTIN:
+            return BUILTIN[name]
+        raise ConfigError(f"unknown template {name!r}; valid: {sorted({*BUILTIN, *self.templates})}")
+
+    def _check_evaluation(self) -> None:
+        if not (self.models and self.benchmarks and self.comparisons):
+            raise ConfigError("an evaluation study needs all of models, benchmarks and comparisons")
+        for key in (*self.models, *self.benchmarks, *self.comparisons):
+            if not key or any(c in key for c in "/ {}_") or key in ("base", "train", "val", "test"):
+                raise ConfigError(
+                    f"{key!r}: model, benchmark and comparison names must be non-empty, without '/', '_', "
+                    "spaces or braces, and not base/train/val/test"
+                )
+        for name, m in self.models.items():
+            try:
+                self.template(m.template)
+            except ConfigError as err:
+                raise ConfigError(f"models.{name}.template: {err}") from None
+            self.sampling_for(name)
+        for name, c in self.comparisons.items():
+            where = f"comparisons.{name}"
+            if c.base not in self.models:
+                raise ConfigError(f"{where}.base: {c.base!r} is not in models; valid: {sorted(self.models)}")
+            if self.models[c.base].role != "base":
+                raise ConfigError(f"{where}.base: model {c.base!r} must have role 'base'")
+            if not c.models or not c.benchmarks:
+                raise ConfigError(f"{where}: list at least one model and one benchmark")
+            for m in c.models:
+                if m not in self.models or m == c.base:
+                    raise ConfigError(f"{where}.models: {m!r} is not a model other than the base")
+            for b in c.benchmarks:
+                if b not in self.benchmarks:
+                    raise ConfigError(
+                        f"{where}.benchmarks: {b!r} is not in benchmarks; valid: {sorted(self.benchmarks)}"
+                    )
+        from workflow import benchmarks
+
+        for name, b in self.benchmarks.items():
+            loader = b.loader or name
+            if loader not in benchmarks.LOADERS:
+                raise ConfigError(
+                    f"benchmarks.{name}.loader: unknown loader {loader!r}; valid: {sorted(benchmarks.LOADERS)}"
+                )
+            if b.n is not None and b.n <= 0:
+                raise ConfigError(f"benchmarks.{name}.n: must be > 0")
+            try:  # the loader's own checks (limit, options), before any job runs
+                benchmarks.BenchmarkSpec(name=loader, source=b.source, limit=b.limit, options=dict(b.options))
+            except benchmarks.BenchmarkError as err:
+                raise ConfigError(f"benchmarks.{name}: {err}") from None
+
+    def sampling_for(self, model: str) -> SamplingConfig:
+        """``sampling`` with the model's own overrides applied."""
+        spec = self.models.get(model)
+        if spec is None or not spec.sampling:
+            return self.sampling
+        merged = {**dataclasses.asdict(self.sampling), **spec.sampling}
+        return _build(SamplingConfig, merged, f"models.{model}.sampling")
+
+    def samples_per_problem(self, dataset: str) -> int:
+        """n for a dataset: the benchmark's own n, else sampling.n."""
+        b = self.benchmarks.get(dataset)
+        return b.n if b is not None and b.n is not None else self.sampling.n
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
@@ -435,6 +654,12 @@ class Config:
         d = self.to_dict()
         picked = {s: d[s] for s in sections} if sections else d
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def _choice(obj: Any, name: str, valid: tuple[str, ...]) -> None:
+    if getattr(obj, name) not in valid:
+        section = _SECTION.get(type(obj).__name__, "")
+        raise ConfigError(f"{section}{name}: unknown {getattr(obj, name)!r}; valid: {sorted(valid)}")
 
 
 def _positive(obj: Any, *names: str) -> None:
@@ -449,7 +674,9 @@ _SECTION = {
     "ModelConfig": "model.",
     "RLConfig": "rl.",
     "SamplingConfig": "sampling.",
+    "VerificationConfig": "verification.",
     "AnalysisConfig": "analysis.",
+    "ModelSpec": "models.<name>.",
     "Config": "",
 }
 
@@ -482,6 +709,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        (_, inner) = typing.get_args(tp)
+        if dataclasses.is_dataclass(inner):
+            return {str(k): _coerce(v, inner, f"{where}.{k}") for k, v in value.items()}
         return dict(value)
     if tp is Any:
         return value
@@ -513,6 +743,15 @@ def _build(cls: type, values: dict[str, Any], where: str) -> Any:
     if unknown:
         prefix = f"{where}." if where else ""
         raise ConfigError(f"unknown key(s) {[prefix + u for u in unknown]}; valid keys here: {sorted(names)}")
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(f"{where}: missing required key(s) {missing}")
     kwargs = {k: _coerce(v, hints[k], f"{where}.{k}" if where else k) for k, v in values.items()}
     return cls(**kwargs)
 

@@ -1,7 +1,8 @@
 """Perplexity of responses under the base and RL models (Yue et al. Sec. 4.1, Fig 6).
 
 Consumes: the base and RL checkpoints, their verified samples of one dataset, and the dataset (reference
-solutions). Produces ``results/<study>/tables/perplexity_<dataset>.csv`` with one row per scored response:
+solutions: the toy task's ``solutions``, a benchmark's ``reference``). Produces
+``results/<study>/tables/perplexity_<panel>.csv`` with one row per scored response:
 ``model`` (the RL model of the comparison), ``measure`` (PPL_base(Y_base), PPL_base(Y_RL), PPL_RL(Y_RL),
 PPL_base(Y_ref)), ``problem_id``, ``sample_idx``, ``ppl``.
 
@@ -9,23 +10,27 @@ PPL_m(Y | x) = exp(-(1/T) sum_t log P_m(y_t | x, y_<t)) over the T response toke
 response stopped), conditioned on the prompt, computed in batches. Responses are the first ``samples``
 samples of the first ``problems`` problems; Y_ref are the dataset's reference solutions (up to ``samples``
 per problem). The paper used two AIME24 problems with 16 responses each; the defaults here are larger.
+Scoring runs on the study's sampling backend (transformers forward pass, or vLLM ``prompt_logprobs``). Each
+response is scored under the prompt it was sampled with (its model's template), by both models.
 
-Run: ``python -m workflow.perplexity --config C --dataset test --data test.jsonl --base DIR
---model NAME=DIR=verified_dir ... --base-samples DIR --out perplexity_test.csv``.
+Run: ``python -m workflow.perplexity --config C --dataset test --data test.jsonl --base NAME=DIR
+--base-samples SHARD ... --rl NAME=DIR=SHARD[,SHARD...] ... --out perplexity_test.csv``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 import pandas as pd
-import torch
 
-from workflow import model as M
+from workflow.backends import Backend, open_backend
 from workflow.config import Config, load_config
 from workflow.io import atomic_path, read_jsonl
 from workflow.logs import stage
+from workflow.sample import model_settings, question
+from workflow.templates import render
 
 
 def pick_responses(shards: list[Path], problem_ids: list[str], samples: int) -> list[dict]:
@@ -34,74 +39,71 @@ def pick_responses(shards: list[Path], problem_ids: list[str], samples: int) -> 
     return sorted(rows, key=lambda r: (problem_ids.index(r["problem_id"]), r["sample_idx"]))
 
 
-@torch.no_grad()
 def perplexities(
-    model, tokenizer, prompts: list[str], responses: list[str], stopped: list[bool], batch: int = 512
+    backend: Backend, prompts: list[str], responses: list[str], stopped: list[bool]
 ) -> list[float]:
-    """exp(mean NLL of the response tokens given the prompt), one value per response."""
-    out: list[float] = []
-    vocab = tokenizer.get_vocab()
-    unk = tokenizer.unk_token_id
-    for i in range(0, len(responses), batch):
-        p_ids = [tokenizer(p)["input_ids"] for p in prompts[i : i + batch]]
-        r_ids = [
-            [vocab.get(w, unk) for w in r.split()] + ([tokenizer.eos_token_id] if s else [])
-            for r, s in zip(responses[i : i + batch], stopped[i : i + batch], strict=True)
+    """exp(-mean log-probability of the response tokens given the prompt), one value per response."""
+    return [math.exp(-lp) for lp in backend.mean_logprobs(prompts, responses, stopped)]
+
+
+def references(problems: list[dict], samples: int) -> list[dict]:
+    """Reference solutions as response rows: the toy task's solution traces, a benchmark's reference."""
+    rows = []
+    for p in problems:
+        refs = p.get("solutions") or ([p["reference"]] if p.get("reference") else [])
+        rows += [
+            dict(problem_id=p["id"], sample_idx=j, completion=sol, finish_reason="stop")
+            for j, sol in enumerate(refs[:samples])
         ]
-        pid, pmask = M.left_pad(p_ids, tokenizer.pad_token_id)
-        width = max(1, max(len(r) for r in r_ids))
-        resp = torch.full((len(r_ids), width), tokenizer.pad_token_id, dtype=torch.long)
-        mask = torch.zeros(len(r_ids), width)
-        for j, r in enumerate(r_ids):
-            resp[j, : len(r)] = torch.tensor(r, dtype=torch.long)
-            mask[j, : len(r)] = 1
-        dev = M.device()
-        logp, _ = M.token_logprobs(model, pid.to(dev), pmask.to(dev), resp.to(dev), mask.to(dev))
-        nll = -(logp.cpu() * mask).sum(-1) / mask.sum(-1).clamp(min=1)
-        out += torch.exp(nll).tolist()
-    return out
+    return rows
 
 
 def run(
     cfg: Config,
     dataset: str,
     data_path: str | Path,
-    base_dir: str | Path,
+    base: tuple[str, Path],
     base_shards: list[Path],
     rl: dict[str, tuple[Path, list[Path]]],
     out: str | Path,
 ) -> Path:
     pc = cfg.analysis
-    with stage(f"perplexity {dataset}") as s:
+    with stage(f"perplexity {Path(out).stem}") as s:
         problems = read_jsonl(data_path)[: pc.ppl_problems]
         by_id = {p["id"]: p for p in problems}
         ids = [p["id"] for p in problems]
-        base, tok = M.load(base_dir, threads=cfg.threads)
-        y_base = pick_responses(base_shards, ids, pc.ppl_samples)
-        y_ref = [
-            dict(problem_id=p["id"], sample_idx=j, completion=sol, finish_reason="stop")
-            for p in problems
-            for j, sol in enumerate(p["solutions"][: pc.ppl_samples])
-        ]
+        base_name, base_dir = base
+        templates = {m: cfg.template(model_settings(cfg, m)[0]) for m in [base_name, *rl]}
 
-        def score(m, rows):
+        def open_model(name: str, path: Path) -> Backend:
+            sc = cfg.sampling_for(name)
+            return open_backend(sc, path, threads=cfg.threads, revision=model_settings(cfg, name)[1])
+
+        def score(backend: Backend, rows: list[dict], sampled_by: str) -> list[float]:
             return perplexities(
-                m,
-                tok,
-                [by_id[r["problem_id"]]["prompt"] for r in rows],
+                backend,
+                [render(templates[sampled_by], question(by_id[r["problem_id"]])) for r in rows],
                 [r["completion"] for r in rows],
                 [r["finish_reason"] == "stop" for r in rows],
             )
 
-        frames = []
-        base_on_base, base_on_ref = score(base, y_base), score(base, y_ref)
-        for name, (rl_dir, shards) in rl.items():
-            rl_model, _ = M.load(rl_dir, threads=cfg.threads)
+        base_model = open_model(base_name, base_dir)
+        y_base = pick_responses(base_shards, ids, pc.ppl_samples)
+        y_ref = references(problems, pc.ppl_samples)
+        base_on_base, base_on_ref = score(base_model, y_base, base_name), score(base_model, y_ref, base_name)
+        base_on_rl = {}
+        for name, (_, shards) in rl.items():
             y_rl = pick_responses(shards, ids, pc.ppl_samples)
+            base_on_rl[name] = (y_rl, score(base_model, y_rl, name))
+        del base_model  # one model in memory at a time (GPU memory at paper scale)
+        frames = []
+        for name, (rl_dir, _) in rl.items():
+            y_rl, ppl_base_rl = base_on_rl[name]
+            rl_model = open_model(name, rl_dir)
             for measure, rows, ppl in (
                 ("PPL_base(Y_base)", y_base, base_on_base),
-                ("PPL_base(Y_RL)", y_rl, score(base, y_rl)),
-                ("PPL_RL(Y_RL)", y_rl, score(rl_model, y_rl)),
+                ("PPL_base(Y_RL)", y_rl, ppl_base_rl),
+                ("PPL_RL(Y_RL)", y_rl, score(rl_model, y_rl, name)),
                 ("PPL_base(Y_ref)", y_ref, base_on_ref),
             ):
                 frames.append(
@@ -116,6 +118,7 @@ def run(
                         )
                     )
                 )
+            del rl_model
             s.read(rl_dir)
         table = pd.concat(frames)
         with atomic_path(out) as tmp:
@@ -133,10 +136,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--config", required=True)
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--data", required=True)
-    ap.add_argument("--base", required=True, help="base checkpoint directory")
+    ap.add_argument("--base", required=True, help="NAME=CHECKPOINT (directory or hub id) of the base model")
     ap.add_argument("--base-samples", nargs="+", required=True, help="verified shards of the base model")
     ap.add_argument(
-        "--rl", nargs="+", required=True, help="NAME=CHECKPOINT_DIR=SHARD[,SHARD...] per RL model"
+        "--rl", nargs="+", required=True, help="NAME=CHECKPOINT=SHARD[,SHARD...] per compared model"
     )
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -144,7 +147,16 @@ def main(argv: list[str] | None = None) -> None:
     for item in a.rl:
         name, ckpt, shards = item.split("=", 2)
         rl[name] = (Path(ckpt), [Path(x) for x in shards.split(",")])
-    run(load_config(a.config), a.dataset, a.data, a.base, [Path(x) for x in a.base_samples], rl, a.out)
+    base_name, base_dir = a.base.split("=", 1)
+    run(
+        load_config(a.config),
+        a.dataset,
+        a.data,
+        (base_name, Path(base_dir)),
+        [Path(x) for x in a.base_samples],
+        rl,
+        a.out,
+    )
 
 
 if __name__ == "__main__":

@@ -39,13 +39,17 @@ def theme() -> None:
     sns.set_theme(context="paper", style="whitegrid", font_scale=1.2)
 
 
-def palette(models: list[str]) -> dict[str, tuple]:
+def base_models(t: pd.DataFrame) -> set[str]:
+    """The base model(s) of a table: ``algo`` is "base" (the toy study's base is also named "base")."""
+    return set(t.model[t.algo == "base"]) if "algo" in t.columns else {"base"}
+
+
+def palette(models: list[str], bases: set[str]) -> dict[str, tuple]:
     import seaborn as sns
 
-    others = [m for m in models if m != "base"]
+    others = [m for m in models if m not in bases]
     colors = dict(zip(others, sns.color_palette("tab10", max(len(others), 1)), strict=False))
-    colors["base"] = BASE_COLOR
-    return colors
+    return colors | {b: BASE_COLOR for b in bases}
 
 
 def draw_passk(t: pd.DataFrame, title: str):
@@ -54,11 +58,12 @@ def draw_passk(t: pd.DataFrame, title: str):
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     models = list(dict.fromkeys(t["model"]))
-    colors = palette(models)
+    bases = base_models(t)
+    colors = palette(models, bases)
     for m in models:
         g = t[t.model == m].sort_values("k")
         ax.plot(
-            g.k, g.value, marker="o", ms=3, lw=1.8, color=colors[m], label=m, ls="--" if m == "base" else "-"
+            g.k, g.value, marker="o", ms=3, lw=1.8, color=colors[m], label=m, ls="--" if m in bases else "-"
         )
         ax.fill_between(g.k, g.ci_low, g.ci_high, color=colors[m], alpha=0.15, lw=0)
     ax.set_xscale("log", base=2)
@@ -74,7 +79,15 @@ def draw_histogram(t: pd.DataFrame, title: str):
 
     fig, ax = plt.subplots(figsize=(8, 4.2))
     models = list(dict.fromkeys(t["model"]))
-    sns.barplot(data=t, x="label", y="share", hue="model", palette=palette(models), hue_order=models, ax=ax)
+    sns.barplot(
+        data=t,
+        x="label",
+        y="share",
+        hue="model",
+        palette=palette(models, base_models(t)),
+        hue_order=models,
+        ax=ax,
+    )
     ax.set(xlabel="accuracy (share of correct samples)", ylabel="share of problems", title=title)
     ax.tick_params(axis="x", rotation=45)
     ax.legend(fontsize=8)
@@ -87,7 +100,7 @@ def draw_dynamics(t: pd.DataFrame, title: str):
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True)
     runs = list(dict.fromkeys(t["run"]))
-    colors = palette(runs)
+    colors = palette(runs, {"base"})
     for ax, col, label in ((axes[0], "pass1", "pass@1"), (axes[1], "passn", "pass@n")):
         for r in runs:
             g = t[t.run == r].sort_values("step")
@@ -104,7 +117,7 @@ def draw_difficulty(t: pd.DataFrame, title: str):
     import seaborn as sns
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    rl = t[t.model != "base"]
+    rl = t[~t.model.isin(base_models(t))]
     sns.scatterplot(
         data=rl,
         x="base_passn",
@@ -113,7 +126,7 @@ def draw_difficulty(t: pd.DataFrame, title: str):
         style="difficulty",
         s=70,
         ax=ax,
-        palette=palette(list(dict.fromkeys(rl.model))),
+        palette=palette(list(dict.fromkeys(rl.model)), set()),
     )
     ax.axhline(0, color=BASE_COLOR, lw=1, ls="--")
     ax.set(xlabel="base pass@n", ylabel="RL gain in pass@n", title=title)
@@ -173,7 +186,7 @@ def run(cfg: Config, figure: str, table_csv: str | Path, out_stem: str | Path) -
     with stage(f"plot {out_stem.name}") as s:
         table = pd.read_csv(table_csv)
         s.read(table_csv)
-        dataset = table["dataset"].iloc[0]
+        dataset = out_stem.name.removeprefix(f"{figure}_")  # the panel (dataset or comparison_benchmark)
         theme()
         fig = draw(table, f"{cfg.study}: {figure} on {dataset}")
         fig.tight_layout()

@@ -17,7 +17,8 @@ from __future__ import annotations
 import itertools
 import operator
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from workflow.tasks import Verdict
 
 OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul}
 PROMPT_WORD = "target"
@@ -54,13 +55,6 @@ def enumerate_traces(numbers: tuple[int, int, int], max_value: int) -> dict[int,
                     if 0 <= v <= max_value:
                         out.setdefault(v, set()).add(f"{x} {op1} {y} = {z} , {a} {op2} {b} = {v}")
     return {v: sorted(s) for v, s in out.items()}
-
-
-@dataclass(frozen=True)
-class Verdict:
-    correct: bool
-    reason: str
-    """ok | truncated | empty | format | step1 | numbers | step2 | target"""
 
 
 def _int_token(tok: str, max_value: int) -> int | None:

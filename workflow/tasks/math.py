@@ -1,0 +1,697 @@
+"""Math answer checking for the benchmarks of Yue et al. 2025 (AIME24, AMC23, GSM8K, MATH500, Minerva, OlympiadBench).
+
+Consumes: (reference answer, completion, finish reason) triples; the reference is the benchmark's answer string
+(``"\\frac{1}{2}"``, ``"x=3"``, ``"(6,3),(9,3)"``, ``"$2,-1$"``, ...). Produces: one :class:`Verdict` per sample
+with ``reason`` in ``ok, wrong, truncated, empty, no_answer, timeout, error`` and ``extracted`` = the answer read
+from the completion. Library code for the verify stage: ``with MathChecker() as c: c.check_many(rows)``.
+
+How it follows the official code (paper.md §1.4, ``parser.extract_answer`` and ``grader.math_equal``):
+
+* Extraction is ours, in the parent process: the content of the last brace-matched ``\\boxed{}`` (also ``\\fbox``,
+  ``\\framebox`` and ``\\boxed 5`` for one token); else the text after the last "the answer is" / "final answer
+  is" / "answer:"; else the last number in the text (GSM8K-style answers). We do not let math-verify search the
+  completion itself: with several boxes it may join them into a set, and the last box must count.
+* Equivalence is math-verify's ``parse`` + ``verify`` (string, numeric and symbolic equality; sets, intervals,
+  matrices, percentages, degrees, ``\\text{}`` and unit stripping) on the extracted and the reference answer, each
+  wrapped as ``\\boxed{...}``.
+* Each check runs in a worker process under a per-sample timeout (official: 3 s in a Pebble pool; ours 5 s by
+  default). math-verify's own timeouts use ``signal.alarm`` and cancel any outer alarm, so we switch them off
+  and arm one interval timer per check in the worker; a check stuck where signals are not handled (C code, a
+  regex) is killed from the parent after a grace period and the worker replaced. Timeouts score wrong.
+* Identical (reference, extracted answer) pairs are checked once: the verdict is a pure function of the pair, and
+  sampled answers repeat heavily (many of 1024 samples per problem share a few final answers).
+
+Deviations from the official code:
+
+* A sample cut at the length limit (``finish_reason == "length"``) is wrong ("truncated"), even when it contains a
+  box; the official scorer grades whatever it extracts and only reports the clip ratio.
+* An unbalanced last box (``\\boxed{\\frac{1}{2}``) is no answer; an empty ``\\boxed{}`` (a model quoting the
+  instruction) is skipped in favour of the box before it.
+* The last-number fallback keeps thousands separators (``1,000`` is one number, ``1,2,3`` three) and simple
+  fractions (``1/2``), and does not read the minus of a range (``2-3``) as a sign; the official regex reads
+  ``-?\\d*\\.?\\d+`` after deleting every comma.
+* Scientific notation (``4.5e33``, Minerva references) is read as ``4.5\\times 10^{33}``: latex2sympy would read
+  the ``e`` as Euler's number.
+
+Guards around math-verify 0.9, found while checking the benchmarks' reference answers (cases in
+tests/test_math_verifier.py):
+
+* Numbers must also agree to the official relative tolerance (1e-4): math-verify's float comparison is absolute
+  (6 decimals, ``evalf(chop=True)``), so it takes 2.88e-19 for 3.88e-19 and 0.0000672 for 0.0000673.
+* A reference that parses to a degenerate relation (OlympiadBench's ``N=n``: latex2sympy lowercases symbols, so
+  it reads n = n and "equals" ``N=n+1``) is compared as normalised LaTeX instead.
+* A decimal percentage equals its number (``4.2\\%`` for 4.2; math-verify only allows it for integers, the
+  official grader for both); a bare ``%`` (a LaTeX comment) is escaped first.
+* Intervals equal the inequalities that describe them (math-verify's ``allow_set_relation_comp``).
+
+Known limits: degrees are not converted to radians (neither does the official grader); units written as bare
+text with an exponent or slash after a LaTeX answer (``166 cm^2``, ``\\frac{600}{7} km/h``) are not stripped
+(``\\text{}``/``\\mathrm{}`` units and plain words after a number are); a pair that timed out stays cached as
+a timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import unicodedata
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+
+from workflow.tasks import Verdict
+
+REASONS = ("ok", "wrong", "truncated", "empty", "no_answer", "timeout", "error")
+
+# ---------------------------------------------------------------------------------------------------------------
+# Normalisation shared by references and extracted answers (parent process; pure string work)
+# ---------------------------------------------------------------------------------------------------------------
+
+# Symbols models write in unicode; mapped before NFKC, which would turn "x²" into "x2".
+_UNICODE = str.maketrans(
+    {
+        "\u2212": "-",  # minus sign
+        "\u2013": "-",  # en dash, used as a minus
+        "\u00d7": "\\times ",
+        "\u22c5": "\\cdot ",
+        "\u00b7": "\\cdot ",
+        "\u00f7": "\\div ",
+        "\u03c0": "\\pi ",
+        "\u221a": "\\sqrt ",
+        "\u221e": "\\infty ",
+        "\u00b0": "^\\circ ",
+        "\u2264": "\\le ",
+        "\u2265": "\\ge ",
+        "\u2260": "\\ne ",
+        "\u00b1": "\\pm ",
+        "\u00b2": "^2",
+        "\u00b3": "^3",
+        "\u00b9": "^1",
+        "\u00bd": "\\frac{1}{2}",
+        "\u00bc": "\\frac{1}{4}",
+        "\u00be": "\\frac{3}{4}",
+        "\u2044": "/",  # fraction slash (NFKC output of other vulgar fractions)
+    }
+)
+
+
+def normalize_unicode(text: str) -> str:
+    """Math symbols to LaTeX, then NFKC (full-width digits, non-breaking and thin spaces)."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", text.translate(_UNICODE)).translate(_UNICODE)
+
+
+# "4.5e33" / "1.2E-5": latex2sympy would read e as Euler's number. Not after a letter or backslash (\exp, x2e3).
+_SCI = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
+# A number followed by plain words ("18 dollars", "18 eggs a day"): the first word has 3+ letters, so "2 xy"
+# stays a product; short units ("5 cm", "3 m") are left to math-verify's unit list.
+_NUMBER_WORDS = re.compile(
+    r"([-+]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:\s*/\s*\d+)?\s*%?)\s+[A-Za-z]{3,}(?:\s+[A-Za-z]+)*\s*\.?"
+)
+
+
+def _strip_trailing(s: str) -> str:
+    """Sentence punctuation and LaTeX spacing after an answer ("18." / "x = 3,\\;"), never a command's comma.
+
+    A loop, not a regex: ``(...)+$`` is quadratic on a long run of dots that does not end the string.
+    """
+    while True:
+        t = s.rstrip(" ~")
+        if t.endswith(("\\quad", "\\qquad")):
+            t = t[: t.rindex("\\")]
+        elif len(t) >= 2 and t[-2] == "\\" and t[-1] in ",;:! " and not t[:-2].endswith("\\"):
+            t = t[:-2]
+        elif t and t[-1] in ".,;:" and not t[:-1].endswith("\\"):
+            t = t[:-1]
+        elif t.endswith("\\") and not t.endswith("\\\\"):  # "\\ " after the space went
+            t = t[:-1]
+        if t == s:
+            return t
+        s = t
+
+
+def normalize_answer(answer: str) -> str:
+    """Light, meaning-preserving clean-up of an answer string before math-verify's own LaTeX normalisation.
+
+    Unicode symbols to LaTeX; ``$`` delimiters and escaped dollar signs (currency) removed, which also joins
+    OlympiadBench lists written ``$a$,$b$``; ``\\(``/``\\[`` delimiters removed; scientific notation to
+    ``\\times 10^{}``; a number followed by plain words reduced to the number; trailing sentence punctuation
+    dropped.
+    """
+    s = normalize_unicode(answer).strip()
+    s = s.replace("\\$", "").replace("$", "")
+    s = re.sub(r"^\\[(\[]|\\[)\]]$", "", s).strip()
+    s = _SCI.sub(r"\1\\times 10^{\2}", s)
+    # A bare "%" starts a LaTeX comment: "4.2 %" would parse as 4.2 with the sign lost.
+    s = re.sub(r"\s*(?<!\\)%", r"\\%", s)
+    if "\\" not in s and "{" not in s:
+        m = _NUMBER_WORDS.fullmatch(s)
+        if m:
+            s = m.group(1)
+    s = re.sub(r"\s+", " ", s).strip()
+    return _strip_trailing(s)
+
+
+def normalize_gold(gold: str) -> str:
+    """The reference answer as the checker compares it: a boxed solution's last box, then :func:`normalize_answer`."""
+    s = str(gold)
+    if _BOX.search(s):
+        boxed = last_boxed(s)
+        if boxed:
+            s = boxed
+    return normalize_answer(s)
+
+
+_normalize_gold_cached = lru_cache(maxsize=1 << 16)(normalize_gold)  # one reference serves n samples
+
+# ---------------------------------------------------------------------------------------------------------------
+# Extraction
+# ---------------------------------------------------------------------------------------------------------------
+
+_BOX = re.compile(r"\\(?:boxed|fbox|framebox)(?![A-Za-z])")
+_UNBALANCED = ""  # last_boxed's value for a last box with no closing brace (or nothing after \boxed)
+
+
+def _brace_group(text: str, start: int) -> str | None:
+    """Content of the brace group opening at ``text[start] == "{"``; None when it never closes.
+
+    Escaped characters (``\\{``, ``\\}``, ``\\\\``) are skipped in pairs, so ``\\boxed{\\{1,2\\}}`` reads ``\\{1,2\\}``.
+    """
+    depth, i, n = 0, start, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i]
+        i += 1
+    return None
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last non-empty box; None without a box; ``""`` when the last box is unbalanced."""
+    for m in reversed(list(_BOX.finditer(text))):
+        i, n = m.end(), len(text)
+        while i < n and text[i].isspace():
+            i += 1
+        if text.startswith("[", i):  # \framebox[width]{...}
+            close = text.find("]", i)
+            if close < 0:
+                return _UNBALANCED
+            i = close + 1
+            while i < n and text[i].isspace():
+                i += 1
+        if i < n and text[i] == "{":
+            content = _brace_group(text, i)
+            if content is None:
+                return _UNBALANCED
+        else:
+            # "\boxed 5$": one token, as in the official parser (up to the next "$" or space)
+            token = re.match(r"[^\s$]+", text[i:])
+            if token is None or i == m.end():
+                return _UNBALANCED
+            content = token.group(0)
+        if content.strip():
+            return content.strip()
+    return None
+
+
+_ANCHOR = re.compile(r"(?:final\s+answer|the\s+answer)\s+is\b|\banswer\s*:", re.IGNORECASE)
+_SPANS = (("$$", "$$"), ("\\[", "\\]"), ("\\(", "\\)"), ("$", "$"))
+# A number for the last-number fallback: thousands separators, decimals, a simple fraction (1/2 or \frac{1}{2});
+# a minus only where it cannot be the dash of a range ("2-3") or a subtraction.
+_NUMBER = re.compile(
+    r"(?:(?<![\w)\]}.])-)?"
+    r"(?:\\[dt]?frac\{\d+\}\{\d+\}"
+    r"|(?<![\w.])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?:/\d+(?!\d|\.\d))?(?!\d))"
+)
+
+
+def _after_anchor(phrase: str) -> str | None:
+    """The answer in the text that follows "the answer is": a leading math span, else the rest of the sentence."""
+    phrase = phrase.lstrip(" \t:*")
+    for open_, close in _SPANS:
+        if phrase.startswith(open_):
+            end = phrase.find(close, len(open_))
+            while end > 0 and close == "$" and phrase[end - 1] == "\\":  # "$\$36$": an escaped dollar
+                end = phrase.find(close, end + 1)
+            if end > len(open_):
+                return phrase[len(open_) : end]
+            break
+    line = phrase.split("\n", 1)[0]
+    # The sentence ends at a full stop that is not a decimal point.
+    line = re.split(r"\.(?!\d)", line, maxsplit=1)[0]
+    line = line.replace("**", "").strip()
+    return line or None
+
+
+def extract_answer(completion: str | None) -> str | None:
+    """The final answer of a completion, normalised (:func:`normalize_answer`); None when there is none.
+
+    The last box; else the text after the last "the answer is" / "final answer is" / "answer:"; else the last
+    number. An unbalanced last box is no answer (the model did not finish writing it).
+    """
+    if not isinstance(completion, str) or not completion.strip():
+        return None
+    text = normalize_unicode(completion)
+    found: str | None = None
+    if _BOX.search(text):
+        boxed = last_boxed(text)
+        if boxed == _UNBALANCED:
+            return None
+        found = boxed
+    if found is None:
+        anchors = list(_ANCHOR.finditer(text))
+        if anchors:
+            found = _after_anchor(text[anchors[-1].end() :])
+    if found is None:
+        numbers = _NUMBER.findall(text)
+        if numbers:
+            found = numbers[-1].replace(",", "")
+    if found is None:
+        return None
+    answer = normalize_answer(found)
+    return answer or None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Equivalence (worker processes)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class _Deadline(BaseException):
+    """Raised by the worker's interval timer. A BaseException so math-verify's ``except Exception`` can't eat it."""
+
+
+_ARMED = False
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    # A signal delivered just after a check finished (and disarmed) must not abort the next one.
+    if _ARMED:
+        raise _Deadline
+
+
+@lru_cache(maxsize=8192)
+def _parse(answer: str) -> list:
+    """math-verify's parse of one answer wrapped in a box (cached: references repeat in every pair)."""
+    from math_verify import LatexExtractionConfig, parse
+
+    # Only the box: without an anchor-free fallback math-verify would pull a fragment (a fraction, a number)
+    # out of an answer it cannot parse whole. Unparseable answers fall back to their normalised string.
+    config = LatexExtractionConfig(boxed_match_priority=0, try_extract_without_anchor=False)
+    return parse("\\boxed{" + answer + "}", [config], parsing_timeout=None)
+
+
+# Relative tolerance for two numbers, as the official grader (Qwen2.5-Math ``math_equal``: isclose, rel_tol 1e-4).
+REL_TOL = 1e-4
+
+
+def _degenerate(parsed: list) -> bool:
+    """A relation whose two sides parse identically (``N=n``: latex2sympy lowercases every symbol)."""
+    from sympy.core.relational import Relational
+
+    return bool(parsed) and isinstance(parsed[0], Relational) and parsed[0].lhs == parsed[0].rhs
+
+
+def _values(expr: Any) -> list:
+    """The numeric value of a scalar answer (and its value x100 for a percentage); [] when not a plain number."""
+    from sympy import Eq, Expr, UnevaluatedExpr
+
+    if isinstance(expr, Eq):  # "x = 3": math-verify compares the assigned value
+        expr = expr.rhs
+    if not isinstance(expr, Expr) or not expr.is_number:
+        return []
+    value = expr.evalf(30)
+    # latex2sympy writes "5\%" as 5*UnevaluatedExpr(1/100); math-verify lets "5\%" equal 5
+    return [value, value * 100] if expr.has(UnevaluatedExpr) else [value]
+
+
+def _numbers_agree(g: list, a: list) -> bool:
+    """Relative closeness of two scalar answers; True (no objection) when either is not a number.
+
+    math-verify compares floats after rounding to 6 decimals and differences with ``evalf(chop=True)``: both are
+    absolute, so any two numbers below ~1e-7 (Minerva's 2.88e-19 vs 3.88e-19, MATH's 0.0000672 vs 0.0000673) come
+    out equal. This veto, applied after math-verify accepts, restores a relative tolerance.
+    """
+    try:
+        gv, av = _values(g[0]), _values(a[0])
+        if not gv or not av:
+            return True
+        return any(bool(abs(x - y) <= REL_TOL * max(abs(x), abs(y))) for x in gv for y in av)
+    except (TypeError, ValueError, ArithmeticError):  # complex or undecidable comparisons: keep the verdict
+        return True
+
+
+def _compact(s: str) -> str:
+    return re.sub(r"\s+", "", s)
+
+
+def _latex(parsed: list, default: str) -> str:
+    return next((x for x in parsed if isinstance(x, str)), default)
+
+
+def equivalent(gold: str, answer: str) -> bool:
+    """math-verify equivalence of a normalised reference and answer, with no timeout (use a worker for that).
+
+    Around math-verify's ``verify``: a reference or answer that parses to a degenerate relation is compared as
+    normalised LaTeX (whitespace aside); numbers must also agree to a relative tolerance; a percentage may equal its
+    number.
+    """
+    from math_verify import verify
+
+    if gold == answer:
+        return True
+    g, a = _parse(gold), _parse(answer)
+    if not g or not a:
+        return False
+    if _degenerate(g) or _degenerate(a):
+        # compare math-verify's normalised LaTeX (its string fallback: \displaystyle, \left, units gone)
+        return _compact(_latex(g, gold)) == _compact(_latex(a, answer))
+    # allow_set_relation_comp: "x \in [-2,7]" or "(-\infty, 0]" equals "-2 \le x \le 7" or "x \le 0"
+    if verify(g, a, timeout_seconds=None, allow_set_relation_comp=True):
+        return _numbers_agree(g, a)
+    # "4.2\%" for 4.2: math-verify lets an integer percentage equal its number (9\% = 9) but not a decimal
+    # one; the official grader accepts both (it also tries the reference x100 and /100).
+    pct = re.compile(r"\s*\\%$")
+    if bool(pct.search(gold)) != bool(pct.search(answer)):
+        return equivalent(pct.sub("", gold), pct.sub("", answer))
+    return False
+
+
+def _check_pair(gold: str, answer: str, timeout: float) -> str:
+    global _ARMED
+    try:
+        try:
+            _ARMED = True
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            return "ok" if equivalent(gold, answer) else "wrong"
+        finally:
+            _ARMED = False
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Deadline:
+        return "timeout"
+    except Exception:  # sympy and latex2sympy raise anything, MemoryError and RecursionError included
+        return "error"
+
+
+def _worker_main(conn: Connection, timeout: float, memory_mb: int | None) -> None:
+    """Worker loop: receive (gold, answer) pairs, send back a reason; ``None`` or a closed pipe ends it."""
+    if memory_mb:
+        import resource
+
+        # A runaway sympy expression raises MemoryError here instead of swapping the node.
+        limit = memory_mb * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which shuts the pool down
+    signal.signal(signal.SIGALRM, _on_alarm)
+    logging.getLogger("math_verify").setLevel(logging.ERROR)  # "timeout disabled" and per-pair warnings
+    logging.getLogger("latex2sympy2_extended").setLevel(logging.ERROR)
+    # Import math-verify and build its parser before the first timed check (not "1" vs "1": that short-cuts).
+    # A worker that cannot check this pair exits unready, so the parent fails loudly instead of scoring
+    # every sample "error".
+    if _check_pair("\\frac{1}{2}", "0.5", timeout=60.0) != "ok":
+        sys.exit(1)
+    conn.send("ready")
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        conn.send(_check_pair(task[0], task[1], timeout))
+
+
+def _serve() -> None:
+    """Entry point of a worker interpreter: ``python -c ... <socket fd> <timeout> <memory_mb>``."""
+    fd, timeout, memory_mb = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+    _worker_main(Connection(fd), timeout, memory_mb or None)
+
+
+# The import root of this package, for worker interpreters started outside an installed environment.
+_ROOT = str(Path(__file__).resolve().parents[2])
+_START_TIMEOUT = 180.0  # a fresh interpreter importing sympy on a loaded node
+_MAX_START_FAILURES = 3
+
+
+class _Worker:
+    """One worker interpreter and its socket.
+
+    A fresh ``python -c`` process rather than a multiprocessing child: spawn and forkserver re-import the
+    caller's ``__main__`` (a script without a main guard would start workers recursively), and fork copies
+    whatever threads and locks the caller holds. The socket speaks multiprocessing's pickled messages.
+    """
+
+    def __init__(self, timeout: float, memory_mb: int | None) -> None:
+        parent, child = socket.socketpair()
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p),
+        }
+        code = "from workflow.tasks.math import _serve; _serve()"
+        args = [str(child.fileno()), repr(float(timeout)), str(memory_mb or 0)]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, *args],
+            pass_fds=[child.fileno()],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        child.close()
+        self.conn = Connection(parent.detach())
+        self.ready = False
+        self.task: int | None = None  # index of the pair being checked
+        self.deadline = time.monotonic() + _START_TIMEOUT
+
+    def ask_to_exit(self) -> None:
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+
+    def stop(self, wait_s: float = 0.0) -> None:
+        """Wait up to ``wait_s`` for the worker to exit, then kill it (it holds no state worth a clean exit)."""
+        try:
+            self.proc.wait(timeout=max(wait_s, 0.0))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.conn.close()
+
+
+class _Pool:
+    """Worker processes with a hard per-task deadline: an overdue worker is killed and replaced."""
+
+    def __init__(self, workers: int, timeout: float, memory_mb: int | None) -> None:
+        self.timeout, self.memory_mb = timeout, memory_mb
+        # The worker's own timer fires at `timeout`; the kill is for code that ignores signals.
+        self.hard = timeout + max(1.0, 0.5 * timeout)
+        self.start_failures = 0
+        self.workers = [self._spawn() for _ in range(workers)]
+
+    def _spawn(self) -> _Worker:
+        return _Worker(self.timeout, self.memory_mb)
+
+    def _replace(self, i: int) -> None:
+        self.workers[i].stop()
+        self.workers[i] = self._spawn()
+
+    def run(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
+        """The reason (ok, wrong, timeout, error) of every pair, in order."""
+        out: list[str | None] = [None] * len(pairs)
+        todo = deque(range(len(pairs)))
+        while todo or any(w.task is not None for w in self.workers):
+            now = time.monotonic()
+            for i, w in enumerate(self.workers):
+                if w.ready and w.task is None and todo:
+                    j = todo.popleft()
+                    try:
+                        w.conn.send(pairs[j])
+                    except OSError:  # died while idle: retry the pair on a fresh worker
+                        todo.appendleft(j)
+                        self._replace(i)
+                        continue
+                    w.task, w.deadline = j, now + self.hard
+            waiting = {w.conn: i for i, w in enumerate(self.workers) if not w.ready or w.task is not None}
+            until = min(self.workers[i].deadline for i in waiting.values())
+            for conn in wait(list(waiting), timeout=max(0.0, until - time.monotonic())):
+                i = waiting[conn]
+                w = self.workers[i]
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):  # the worker died (segfault, OOM kill)
+                    if w.task is not None:
+                        out[w.task] = "error"
+                    else:
+                        self._start_failed()
+                    self._replace(i)
+                    continue
+                if not w.ready:
+                    w.ready, w.deadline = True, float("inf")
+                    self.start_failures = 0
+                else:
+                    out[w.task], w.task, w.deadline = msg, None, float("inf")
+            now = time.monotonic()
+            for i, w in enumerate(self.workers):
+                if w.deadline < now:
+                    if w.task is not None:
+                        out[w.task] = "timeout"
+                    else:
+                        self._start_failed()
+                    self._replace(i)
+        return [r or "error" for r in out]
+
+    def _start_failed(self) -> None:
+        self.start_failures += 1
+        if self.start_failures >= _MAX_START_FAILURES:
+            self.close()
+            raise RuntimeError(
+                "math verifier workers fail to start: check that math-verify imports in this environment "
+                "(`python -c 'import math_verify'`)"
+            )
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.ask_to_exit()
+        until = time.monotonic() + 1.0
+        for w in self.workers:
+            w.stop(wait_s=until - time.monotonic())
+        self.workers = []
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Public checker
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CacheStats:
+    """Dedup cache counters: ``hits`` samples answered from the cache, ``misses`` pairs verified."""
+
+    hits: int = 0
+    misses: int = 0
+    size: int = 0
+
+
+class MathChecker:
+    """Scores math completions against reference answers; never raises on a sample, never hangs.
+
+    ``workers`` processes check pairs in parallel, each under ``timeout`` seconds (math-verify's default; the
+    official code uses 3 s). ``dedup`` caches verdicts by (normalised reference, extracted answer);
+    ``memory_mb`` caps each worker's address space. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        workers: int = 2,
+        timeout: float = 5.0,
+        dedup: bool = True,
+        memory_mb: int | None = 4096,
+    ) -> None:
+        if workers < 1 or timeout <= 0:
+            raise ValueError(f"MathChecker needs workers >= 1 and timeout > 0, got {workers=} {timeout=}")
+        # Fail here, loudly, rather than in every worker: a missing dependency must not score everything wrong.
+        import math_verify  # noqa: F401
+
+        self.workers, self.timeout, self.dedup = workers, timeout, dedup
+        self.memory_mb = memory_mb
+        self._pool: _Pool | None = None
+        self._cache: dict[tuple[str, str], str] = {}
+        self.cache_stats = CacheStats()
+
+    def __enter__(self) -> MathChecker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Shut the worker processes down (the cache is kept; a later check starts new workers)."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def check(self, gold: str | None, completion: str | None, finish_reason: str | None = "stop") -> Verdict:
+        """One sample; see :meth:`check_many`."""
+        return self.check_many([(gold, completion, finish_reason)])[0]
+
+    def check_many(self, items: Iterable[tuple[str | None, str | None, str | None]]) -> list[Verdict]:
+        """Verdicts for (reference answer, completion, finish reason) triples, in order.
+
+        Extraction and the trivial verdicts (truncated, empty, no_answer, error for a missing reference) happen
+        here; the distinct (reference, answer) pairs not yet cached go to the worker pool.
+        """
+        verdicts: list[Verdict | None] = []
+        pending: dict[int, tuple[str, str]] = {}  # sample index -> pair to verify
+        for item in items:
+            try:
+                verdict = self._prepare(item)
+            except Exception:  # a malformed row scores wrong; it must not lose the rest of the shard
+                verdict = Verdict(False, "error")
+            if isinstance(verdict, tuple):
+                pending[len(verdicts)] = verdict
+                verdicts.append(None)
+            else:
+                verdicts.append(verdict)
+
+        if self.dedup:
+            todo = list(dict.fromkeys(p for p in pending.values() if p not in self._cache))
+            self.cache_stats.hits += len(pending) - len(todo)
+        else:
+            todo = list(pending.values())
+        self.cache_stats.misses += len(todo)
+        reasons = self._run(todo)
+        if self.dedup:
+            self._cache.update(zip(todo, reasons, strict=True))
+            self.cache_stats.size = len(self._cache)
+            found = {i: self._cache[p] for i, p in pending.items()}
+        else:
+            found = dict(zip(pending, reasons, strict=True))
+        for i, (_, answer) in pending.items():
+            verdicts[i] = Verdict(found[i] == "ok", found[i], answer)
+        return [v if v is not None else Verdict(False, "error") for v in verdicts]
+
+    @staticmethod
+    def _prepare(item: tuple[str | None, str | None, str | None]) -> Verdict | tuple[str, str]:
+        """A verdict that needs no worker, or the (normalised reference, extracted answer) pair to verify."""
+        gold, completion, finish_reason = item
+        if finish_reason == "length":
+            return Verdict(False, "truncated")
+        if not isinstance(completion, str) or not completion.strip():
+            return Verdict(False, "empty")
+        answer = extract_answer(completion)
+        if answer is None:
+            return Verdict(False, "no_answer")
+        ref = _normalize_gold_cached(gold) if isinstance(gold, (str, int, float)) else ""
+        if not ref:  # no reference answer: a data error, not the model's
+            return Verdict(False, "error", answer)
+        return ref, answer
+
+    def _run(self, pairs: list[tuple[str, str]]) -> list[str]:
+        if not pairs:
+            return []
+        if self._pool is None:
+            self._pool = _Pool(self.workers, self.timeout, self.memory_mb)
+        try:
+            return self._pool.run(pairs)
+        except BaseException:
+            # Interrupted mid-run (Ctrl-C) a worker may still owe a result: never reuse such a pool.
+            self.close()
+            raise
