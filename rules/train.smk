@@ -13,8 +13,7 @@ rule train:
         ENV
     threads: CFG.threads
     resources:
-        mem_mb=4000,
-        runtime=120,
+        **train_resources(),
     params:
         config=CONFIG_FILE,
         settings=train_settings,
