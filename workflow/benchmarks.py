@@ -79,6 +79,7 @@ from typing import Any
 
 from workflow.io import write_jsonl
 from workflow.logs import stage
+from workflow.tasks.math import last_boxed as _last_box
 
 KINDS = ("math", "code", "gym")
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")
@@ -370,33 +371,10 @@ def _text(value: Any) -> str:
     return value.strip()
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces matched; ``\\boxed 5`` also read.
-
-    Brace matching, not a regex, because answers nest braces (``\\boxed{\\frac{1}{2}}``). None when there is no
-    box or its braces never close (a truncated answer).
-    """
-    if not isinstance(text, str):
-        return None
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    i = start + (len("\\boxed") if text.startswith("\\boxed", start) else len("\\fbox"))
-    if text.startswith(" ", i) and not text.startswith("{", i):
-        # \boxed 5$ : the token after the space, up to whitespace or a closing $
-        m = re.match(r"\s+([^\s$]+)", text[i:])
-        return m.group(1) if m else None
-    if not text.startswith("{", i):
-        return None
-    depth = 0
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[i + 1 : j].strip()
-    return None
+def last_boxed(text: object) -> str | None:
+    """The last non-empty ``\\boxed{...}`` of a reference solution (``workflow.tasks.math.last_boxed``, the one
+    extractor of model answers too); None without a box or when its braces never close."""
+    return (_last_box(text) or None) if isinstance(text, str) else None
 
 
 # ---------------------------------------------------------------------------------------------------------------

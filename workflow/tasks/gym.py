@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from workflow.benchmarks import last_boxed
+from workflow.tasks.math import last_boxed
 from workflow.tasks import Verdict
 
 # reasoning_gym.utils.extract_answer: r"<answer>\s?(.*?)\s?</answer>", DOTALL, the last match, stripped
