@@ -1,4 +1,4 @@
-"""Benchmark loaders (workflow/benchmarks.py) and the Reasoning Gym checker (workflow/tasks/gym.py).
+"""Benchmark loaders (workflow/benchmarks/) and the Reasoning Gym checker (workflow/tasks/gym.py).
 
 Nothing here reaches the HuggingFace hub. The six math sets are the local copies in ../shared/data/benchmarks
 (skipped where absent); the other benchmarks are small synthetic fixtures written in the hub's field layout. Where
@@ -23,6 +23,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 from workflow import benchmarks as bm  # noqa: E402
 from workflow.benchmarks import BenchmarkError, BenchmarkSpec, last_boxed, load_benchmark  # noqa: E402
+from workflow.benchmarks import core as bm_core  # noqa: E402
+from workflow.benchmarks.math import rule_checkable  # noqa: E402
 from workflow.io import read_jsonl  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "benchmarks"
@@ -321,7 +323,7 @@ def test_omni_math(tmp_path):
     ],
 )
 def test_rule_checkable(answer, ok):
-    assert bm.rule_checkable(answer) is ok
+    assert rule_checkable(answer) is ok
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -341,8 +343,8 @@ def test_hub_layout_directory_goes_through_load_dataset(tmp_path, monkeypatch):
     (repo / "data").mkdir(parents=True)
     datasets.Dataset.from_list(MATH_ROWS).to_parquet(str(repo / "data" / "test-00000-of-00001.parquet"))
     calls = []
-    real = bm._read_hub
-    monkeypatch.setattr(bm, "_read_hub", lambda *a: calls.append(a) or real(*a))
+    real = bm_core._read_hub
+    monkeypatch.setattr(bm_core, "_read_hub", lambda *a: calls.append(a) or real(*a))
     problems = load_benchmark({"name": "math500", "source": str(repo), "limit": 4})
     assert calls == [(str(repo), None, "test", None)]
     assert [p["answer"] for p in problems] == ["0", "2", "4", "6"]
