@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from workflow.tasks import Verdict
-from workflow.tasks.math import MathChecker, extract_answer, last_boxed, normalize_gold
+from workflow.tasks.answers import extract_answer, last_boxed, normalize_gold
+from workflow.tasks.math import MathChecker
 
 BENCHMARKS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "benchmarks"
 TIMEOUT = 5.0  # the default: equation answers (Minerva) need seconds of sympy.solve on 2 busy cores

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow.tasks.math import last_boxed as _last_box
+from workflow.tasks.answers import last_boxed as _last_box
 
 KINDS = ("math", "code", "gym")
 LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflow.tasks import Verdict
-from workflow.tasks.math import last_boxed
+from workflow.tasks.answers import last_boxed
 
 # reasoning_gym.utils.extract_answer: r"<answer>\s?(.*?)\s?</answer>", DOTALL, the last match, stripped
 ANSWER_TAG = re.compile(r"<answer>\s?(.*?)\s?</answer>", re.DOTALL)
