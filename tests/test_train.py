@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import shutil
 
 import pytest
 import torch
@@ -75,6 +76,45 @@ def test_resume_from_state_replays_exactly(algo, tiny_cfg, tiny_base, tmp_path):
     a, b = _weights(full[-1]), _weights(resumed[-1])
     for k in a:
         assert torch.allclose(a[k], b[k], atol=1e-6), k
+
+
+def _files(run_dir, step):
+    d = train.checkpoint_dir(run_dir, step)
+    return {f.name: f.read_bytes() for f in sorted(d.iterdir())}
+
+
+def test_killed_job_keeps_its_finished_checkpoints(tiny_cfg, tiny_base, tmp_path, caplog):
+    """Snakemake deletes every declared output of a killed job, including step2 saved before the kill. The
+    resumed job publishes step2 again from its kept copy (no step replayed) and trains only what is missing; a
+    state whose checkpoints are lost altogether (no kept copy) trains from step 0 instead of failing later."""
+    args = ("grpo", 0, tiny_base["model"], tiny_base["train"])
+    run_dir = tmp_path / "run"
+    full = train.run(tiny_cfg, *args, run_dir, tiny_base["val"], MemoryTracker())
+    reference = {st: _files(run_dir, st) for st in (2, 4)}
+    # killed after step 2 was saved: the state says step 3, Snakemake removed the outputs it knew of
+    short = dataclasses.replace(tiny_cfg, rl=dataclasses.replace(tiny_cfg.rl, steps=3, save_steps=(2, 3)))
+    run2 = tmp_path / "run2"
+    train.run(short, *args, run2, tiny_base["val"], MemoryTracker())
+    for st in (2, 3):
+        shutil.rmtree(train.checkpoint_dir(run2, st))
+    tracker = MemoryTracker()
+    resumed = train.run(tiny_cfg, *args, run2, tiny_base["val"], tracker)
+    assert [s for s, _ in tracker.history] == [4]  # step 2 was not trained again
+    assert [p.name for p in resumed] == [p.name for p in full] == ["step2", "step4"]
+    assert {st: _files(run2, st) for st in (2, 4)} == reference  # byte-identical to the uninterrupted run
+    assert (train.checkpoint_dir(run2, 2) / "config.json").stat().st_ino == (
+        train.kept_dir(run2, 2) / "config.json"
+    ).stat().st_ino  # a hard link, not a second copy
+    # an older run's layout: a state at step 4 and no checkpoint anywhere
+    shutil.rmtree(run2 / train.KEPT)
+    for st in (2, 4):
+        shutil.rmtree(train.checkpoint_dir(run2, st))
+    tracker = MemoryTracker()
+    with caplog.at_level("WARNING"):
+        train.run(tiny_cfg, *args, run2, tiny_base["val"], tracker)
+    assert "are lost" in caplog.text
+    assert [s for s, _ in tracker.history] == [1, 2, 3, 4]
+    assert {st: _files(run2, st) for st in (2, 4)} == reference
 
 
 def test_sampling_logprobs_match_a_full_forward_pass(tiny_base):

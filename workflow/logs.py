@@ -53,6 +53,9 @@ class StageLog:
     def info(self, msg: str, *args: object) -> None:
         log.info(f"[{self.name}] {msg}", *args)
 
+    def warning(self, msg: str, *args: object) -> None:
+        log.warning(f"[{self.name}] {msg}", *args)
+
 
 @contextlib.contextmanager
 def stage(name: str) -> Iterator[StageLog]:

@@ -2,10 +2,11 @@
 
 Consumes: the base checkpoint (``results/<study>/base/model``), ``train.jsonl`` / ``val.jsonl`` and the
 algorithm's resolved preset (``Config.rl.algorithm(name)``). Produces HF checkpoints
-``results/<study>/train/<algo>-s<seed>/step<N>`` at ``rl.save_steps`` and a resumable trainer state
-(``state.pt``: policy, reference, critic, optimizers, KL coefficient, validation history, step) every
-``rl.state_every`` steps. Metrics go to the tracker: reward, accuracy, loss, entropy, response length, KL
-to the reference, clip fraction, and per algorithm the critic, KL-coefficient, dynamic-sampling and
+``results/<study>/train/<algo>-s<seed>/step<N>`` at ``rl.save_steps`` and a resumable trainer state (``state.pt``:
+policy, reference, critic, optimizers, KL coefficient, validation history, step) every ``rl.state_every`` steps;
+each checkpoint is also kept in ``<run>/.kept/`` (hard links), so a job killed after saving some checkpoints
+resumes without losing them (see ``KEPT``). Metrics go to the tracker: reward, accuracy, loss, entropy, response
+length, KL to the reference, clip fraction, and per algorithm the critic, KL-coefficient, dynamic-sampling and
 reference-reset curves.
 
 The loop, per step: collect a rollout batch (``workflow.rollout``: sample groups, score, filter); recompute
@@ -30,6 +31,8 @@ Run: ``python -m workflow.train --config C --algo grpo --seed 0 --base DIR --dat
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -40,7 +43,7 @@ from workflow import model as M
 from workflow import rollout as R
 from workflow import tracking
 from workflow.config import AlgorithmConfig, Config, load_config
-from workflow.io import atomic_path, derive_seed, read_jsonl
+from workflow.io import atomic_dir, atomic_path, derive_seed, read_jsonl
 from workflow.logs import Progress, stage
 
 
@@ -299,8 +302,48 @@ class Trainer:
         return out
 
 
+KEPT = ".kept"
+"""Subdirectory of a run holding the job's own copy of every checkpoint it saved. Snakemake deletes all declared
+outputs of a failed or killed job, including checkpoints finished before the kill, but not this copy; a resumed
+job publishes them again instead of losing them (state.pt alone cannot recreate an earlier step's weights)."""
+
+
 def checkpoint_dir(out_dir: str | Path, step: int) -> Path:
+    """The declared output: ``<run>/step<N>``."""
     return Path(out_dir) / f"step{step}"
+
+
+def kept_dir(out_dir: str | Path, step: int) -> Path:
+    return Path(out_dir) / KEPT / f"step{step}"
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or no hard links
+        shutil.copy2(src, dst)
+
+
+def publish(out_dir: str | Path, step: int) -> Path:
+    """Hard-link the kept checkpoint of ``step`` into its declared output directory (atomically)."""
+    dest = checkpoint_dir(out_dir, step)
+    with atomic_dir(dest) as tmp:
+        shutil.copytree(kept_dir(out_dir, step), tmp, dirs_exist_ok=True, copy_function=_link_or_copy)
+    return dest
+
+
+def restore_checkpoints(out_dir: str | Path, save_steps: tuple[int, ...], done: int) -> list[int]:
+    """Publish again every checkpoint saved before step ``done`` whose output is missing; returns the steps
+    that are lost (neither output nor kept copy), for which the state cannot be resumed."""
+    lost = []
+    for st in save_steps:
+        if st > done or checkpoint_dir(out_dir, st).is_dir():
+            continue
+        if kept_dir(out_dir, st).is_dir():
+            publish(out_dir, st)
+        else:
+            lost.append(st)
+    return lost
 
 
 def run(
@@ -325,7 +368,17 @@ def run(
         state_path = out_dir / "state.pt"
         if state_path.exists():
             tr.load_state_dict(torch.load(state_path, map_location=M.device(), weights_only=False))
-            s.info("resumed from %s at step %d", state_path, tr.step_done)
+            lost = restore_checkpoints(out_dir, rl.save_steps, tr.step_done)
+            if lost:
+                s.warning(
+                    "%s is at step %d but checkpoints %s are lost (no output, no kept copy): training from step 0",
+                    state_path,
+                    tr.step_done,
+                    lost,
+                )
+                tr = Trainer(cfg, algo, base_dir, problems, val, seed, algo_name)
+            else:
+                s.info("resumed from %s at step %d", state_path, tr.step_done)
         tracker = tracker or tracking.start(
             cfg.wandb,
             study=cfg.study,
@@ -337,7 +390,6 @@ def run(
         )
         s.info("algorithm %s: %s", algo_name, algo)
         prog = Progress(rl.steps - tr.step_done, f"train {algo_name}", "step")
-        saved = []
         for step in range(tr.step_done, rl.steps):
             t0 = time.perf_counter()
             metrics = tr.step(step)
@@ -352,15 +404,15 @@ def run(
                     algo.reset_optimizer,
                 )
             if step + 1 in rl.save_steps:
-                M.save(tr.policy, tr.tokenizer, checkpoint_dir(out_dir, step + 1))
-                saved.append(checkpoint_dir(out_dir, step + 1))
-                s.info("step %d: saved %s", step + 1, saved[-1])
+                M.save(tr.policy, tr.tokenizer, kept_dir(out_dir, step + 1))
+                s.info("step %d: saved %s", step + 1, publish(out_dir, step + 1))
             if (step + 1) % rl.state_every == 0 or step + 1 == rl.steps:
                 with atomic_path(state_path) as tmp:
                     torch.save(tr.state_dict(), tmp)
         prog.close()
         tracker.finish()
-        s.wrote(*[checkpoint_dir(out_dir, st) for st in rl.save_steps])
+        saved = [checkpoint_dir(out_dir, st) for st in rl.save_steps]
+        s.wrote(*saved)
     return saved
 
 
