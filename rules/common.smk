@@ -9,17 +9,18 @@ from workflow.config import ConfigError, from_dict
 from workflow.plot import FIGURES
 
 try:
-    CFG = from_dict(config)
+    CFG = from_dict(config).with_templates()
 except ConfigError as err:
     raise WorkflowError(f"invalid configuration: {err}") from None
 
 STUDY = CFG.study
 R = f"results/{STUDY}"
 LOGS = f"logs/{STUDY}"
-# The resolved configuration (config files and --config overrides) is handed to every stage as one file. The
-# file is deliberately no input of the jobs. Each job carries a `settings` param instead, a hash of the config
-# sections its stage reads, so editing one section reruns exactly the stages that depend on it (Snakemake's
-# params rerun trigger), and editing tracking settings reruns nothing.
+# The resolved configuration (config files and --config overrides, with the built-in templates its models use
+# written out) is handed to the stages as one file. The file is deliberately no input of the jobs. Each job
+# carries a `settings` param instead, a hash of the config sections its stage reads, so editing one section
+# reruns exactly the stages that depend on it (Snakemake's params rerun trigger), and editing tracking settings
+# reruns nothing.
 CONFIG_FILE = f"{R}/config.resolved.json"
 os.makedirs(R, exist_ok=True)
 _resolved = json.dumps(CFG.to_dict(), indent=1, sort_keys=True)
@@ -162,8 +163,9 @@ def model_path(wildcards):
 
 
 def sample_settings(wildcards):
-    """Fingerprint of what one sample block reads. Not n (a block's samples do not depend on it: raising n
-    only adds blocks) but the block size, the model's settings and its template."""
+    """Fingerprint of what one sample block reads: the block's sample range (raising n adds blocks and
+    resamples only a last block whose end moved), the sampling settings, the model's and its template.
+    """
     sampling = {
         k: v for k, v in CFG.to_dict()["sampling"].items() if k not in ("n", "datasets")
     }
@@ -173,7 +175,9 @@ def sample_settings(wildcards):
     digest = hashlib.sha256(
         json.dumps(extra, sort_keys=True, default=list).encode()
     ).hexdigest()[:8]
-    return f"{CFG.seed}-{digest}"
+    n = CFG.samples_per_problem(wildcards.dataset)
+    stop = dict(CFG.sampling.blocks(n)).get(int(wildcards.start), n)
+    return f"{CFG.seed}-{digest}-to{stop}"
 
 
 def block_files(wildcards):

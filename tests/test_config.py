@@ -36,6 +36,26 @@ def test_presets_resolve_with_common_then_overrides():
     assert (prorl.clip_high, prorl.temperature, prorl.kl_loss_coef) == (0.5, 1.2, 1e-4)
 
 
+def test_cli_prints_each_algorithm_as_resolved(tmp_path, capsys):
+    from workflow.config import main
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "rl": {
+                    "algorithms": ["prorl"],
+                    "common": {"lr": 1e-4},
+                    "overrides": {"prorl": {"clip_high": 0.5}},
+                }
+            }
+        )
+    )
+    main([str(path)])
+    prorl = yaml.safe_load(capsys.readouterr().out)["rl"]["resolved"]["prorl"]
+    assert (prorl["lr"], prorl["clip_high"], prorl["temperature"]) == (1e-4, 0.5, 1.2)
+
+
 @pytest.mark.parametrize(
     "values, message",
     [

@@ -81,6 +81,11 @@ def test_evaluation_study_end_to_end(eval_study):
     wd, cfg, r = eval_study
     res = wd / "results" / "evaltiny"
     assert not (res / "train").exists() and not (res / "base").exists()  # nothing trained
+    # the built-in template the models use is written out in the resolved config, text and stops
+    from workflow.templates import BUILTIN
+
+    resolved = json.loads((res / "config.resolved.json").read_text())
+    assert resolved["templates"]["plain"]["prompt"] == BUILTIN["plain"].prompt
     for bench in cfg["benchmarks"]:
         panel = f"pair_{bench}"
         counts = pd.read_csv(res / "tables" / f"counts_{panel}.csv")
@@ -135,6 +140,12 @@ def test_raising_n_samples_only_the_new_blocks(eval_study):
     assert "prepare_benchmark" not in jobs
     plan_files = snakemake(wd, "-n", "--configfile", "more.yaml").stdout
     assert "from4.jsonl" in plan_files and "from0.jsonl" not in plan_files.split("rule verify")[0]
+    # n = 3: the blocks become [0, 2) and [2, 3); only the block whose end moved is sampled again
+    fewer = dict(cfg, benchmarks={k: dict(v, n=3) for k, v in cfg["benchmarks"].items()})
+    (wd / "fewer.yaml").write_text(yaml.safe_dump(fewer))
+    plan_files = snakemake(wd, "-n", "--configfile", "fewer.yaml").stdout
+    sampled = plan_files.split("rule verify")[0]
+    assert "from2.jsonl" in sampled and "from0.jsonl" not in sampled, plan_files
 
 
 def test_hub_ids_are_not_inputs_but_local_checkpoints_are(repo, tmp_path, tiny_base):

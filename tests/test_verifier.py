@@ -102,3 +102,15 @@ def test_verify_dispatches_by_problem_kind_and_never_raises():
     assert [x.correct for x in v] == [True, True, False, False, False, False]
     assert [x.reason for x in v][3:] == ["empty", "unknown_kind:chess", "unknown_problem"]
     assert v[1].extracted == "0.5" and v[2].extracted == "2"
+
+
+def test_verify_refuses_blocks_that_do_not_hold_samples_0_to_n():
+    """A block sampled under another n (stale) or cut short would make pass@k use the wrong n: refused by name."""
+    from workflow.verify import check_complete
+
+    rows = [{"problem_id": p, "sample_idx": i} for p in ("a", "b") for i in range(4)]
+    check_complete(rows, 4, ["from0.jsonl"])
+    with pytest.raises(ValueError, match=r"problem a: .*from0.jsonl.*missing \[4, 5\]"):
+        check_complete(rows, 6, ["from0.jsonl"])
+    with pytest.raises(ValueError, match=r"problem b: .*repeated \[3\]"):
+        check_complete([*rows, {"problem_id": "b", "sample_idx": 3}], 4, ["from0.jsonl", "from2.jsonl"])

@@ -1,9 +1,10 @@
 """Analysis: per-problem counts and pass@k curves with bootstrap confidence intervals.
 
-Consumes: verified sample shards ``results/<study>/verified/<model>/<dataset>/shard*.jsonl`` for every model.
+Consumes: verified sample shards ``results/<study>/verified/<model>/<dataset>/shard*.jsonl`` for every model
+of a panel (a split of a training study, or a (comparison, benchmark) pair of an evaluation study).
 Produces in ``results/<study>/tables/``:
-- ``counts_<dataset>.csv``: model, algo, seed, step, dataset, problem_id, difficulty, n, c
-- ``passk_<dataset>.csv``: model, algo, seed, step, dataset, k, value, ci_low, ci_high (tidy, one row per k)
+- ``counts_<panel>.csv``: model, algo, seed, step, dataset, problem_id, difficulty, n, c
+- ``passk_<panel>.csv``: model, algo, seed, step, dataset, k, value, ci_low, ci_high (tidy, one row per k)
 The comparisons against the base model (crossing k*, coverage, verdict) are ``workflow.boundary``'s, from the
 counts table.
 
@@ -11,7 +12,8 @@ pass@k is the unbiased estimator of Chen et al. (arXiv 2107.03374) in its numeri
 (human-eval): 1 - prod_{i=n-c+1}^{n} (1 - k / i), and 1 when n - c < k; k = 1, 2, 4, ... up to n (and n).
 CIs are percentile bootstrap intervals over problems (problems resampled with replacement).
 
-Run: ``python -m workflow.analyze --config C --dataset test --data test.jsonl --verified MODEL=DIR ... --out DIR``.
+Run: ``python -m workflow.analyze --config C --dataset test [--panel NAME] --data test.jsonl
+--verified MODEL=shard0.jsonl MODEL=shard1.jsonl ... --out DIR``.
 """
 
 from __future__ import annotations

@@ -489,7 +489,7 @@ class VerificationConfig:
     math_timeout: float = 5.0
     """Seconds per math equivalence check; a check that runs over is scored wrong (Yue et al.: 3 s)."""
     code_timeout: float = 10.0
-    """Wall-clock seconds per program run (all of a problem's tests)."""
+    """Wall-clock seconds per program run on one test case (each case runs in its own sandboxed process)."""
     code_memory_mb: int = 1024
     """Address-space limit of a program run."""
 
@@ -585,6 +585,12 @@ class Config:
         if name in BUILTIN:
             return BUILTIN[name]
         raise ConfigError(f"unknown template {name!r}; valid: {sorted({*BUILTIN, *self.templates})}")
+
+    def with_templates(self) -> Config:
+        """This config with every template its models use written out under ``templates`` (built-in ones
+        included), so the resolved config file records the exact prompt text a study sampled with."""
+        used = {m.template: self.template(m.template) for m in self.models.values()}
+        return dataclasses.replace(self, templates={**used, **self.templates})
 
     def _check_evaluation(self) -> None:
         if not (self.models and self.benchmarks and self.comparisons):
@@ -776,7 +782,13 @@ def main(argv: list[str] | None = None) -> None:
     import yaml
 
     path = (argv or sys.argv[1:] or ["config/config.yaml"])[0]
-    print(yaml.safe_dump(load_config(path).to_dict(), sort_keys=False))
+    cfg = load_config(path).with_templates()
+    out = cfg.to_dict()
+    if not cfg.evaluation:  # each algorithm as trained: preset, then rl.common, then rl.overrides.<algo>
+        out["rl"]["resolved"] = {
+            a: _plain(dataclasses.asdict(cfg.rl.algorithm(a))) for a in cfg.rl.algorithms
+        }
+    print(yaml.safe_dump(out, sort_keys=False))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ reaches a different value: the "junk mode" of plausible wrong answers that real 
 makes RL's pass@1 gain visible (toy-study.md). The loss covers response tokens only.
 
 Run: ``python -m workflow.pretrain --config config/config.yaml --data results/<study>/data/train.jsonl
---out results/<study>/base/model``.
+--out results/<study>/base/model [--wandb-dir DIR] [--threads N]``.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Consumes: the sample blocks of one shard and the dataset they answer. Produces the shard's samples with
 ``correct`` (bool), ``verdict`` (the checker's reason: ok, or why not) and ``extracted`` (the answer read
 from the completion, where the checker reads one). Malformed, truncated or empty samples are scored
-incorrect; nothing raises.
+incorrect, never raise; the stage fails only when the blocks do not hold samples 0..n-1 of every problem
+once each (a stale or partial block file), since pass@k would then use the wrong n.
 
 Checkers, by the problem's ``kind`` (``CHECKERS``): ``countdown`` (the toy task's strict trace checker; its
 problems carry no kind), ``math`` (math-verify in worker processes, each distinct (answer, extraction) pair
@@ -93,11 +94,31 @@ def verify_rows(rows: list[dict], problems: dict[str, dict], cfg: Config) -> lis
     return verdicts  # type: ignore[return-value]
 
 
+def check_complete(rows: list[dict], n: int, samples: list[str | Path]) -> None:
+    """Every problem of the shard has samples 0..n-1, each once. Otherwise a block file is stale (sampled under
+    another n or block size, e.g. copied from an older run) or partial, and pass@k would silently use the
+    wrong n: fail naming the problem and the files."""
+    seen: dict[str, Counter] = {}
+    for r in rows:
+        seen.setdefault(r.get("problem_id"), Counter())[r.get("sample_idx")] += 1
+    want = Counter(range(n))
+    for pid, got in seen.items():
+        if got != want:
+            missing = sorted(set(want) - set(got))[:5]
+            extra = sorted((k for k, c in got.items() if k not in want or c > 1), key=str)[:5]
+            raise ValueError(
+                f"problem {pid}: the sample blocks {[str(p) for p in samples]} do not hold samples 0..{n - 1} "
+                f"once each (missing {missing}, unexpected or repeated {extra}); resample them "
+                "(snakemake --forcerun sample, or delete the stale block files)"
+            )
+
+
 def run(cfg: Config, samples: list[str | Path], data_path: str | Path, out: str | Path) -> Path:
     with stage(f"verify {Path(out).parent.name}/{Path(out).name}") as s:
         rows = [r for path in samples for r in read_jsonl(path)]
         problems = {p["id"]: p for p in read_jsonl(data_path)}
         s.read(*samples, data_path)
+        check_complete(rows, cfg.samples_per_problem(Path(data_path).stem), samples)
         verdicts = verify_rows(rows, problems, cfg)
         verified = [
             dict(

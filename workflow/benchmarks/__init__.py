@@ -46,8 +46,8 @@ livecodebench   lighteval/code_generation_lite, release_v5, test            date
 gym             none: generated offline by reasoning_gym                    task, size, seed, config
 ==============  ==========================================================  =====================================
 
-Run: ``python -m workflow.benchmarks --name math500 --source HuggingFaceH4/MATH-500 [--split test] [--limit N]
-[--option k=v ...] --out results/<study>/data/math500.jsonl``. The output file is the cache: Snakemake does not
+Run: ``python -m workflow.benchmarks --name math500 [--source HuggingFaceH4/MATH-500] [--subset NAME] [--split test]
+[--revision REV] [--limit N] [--option k=v ...] --out results/<study>/data/math500.jsonl``. The output file is the cache: Snakemake does not
 rerun a rule whose output exists.
 
 Deviations from the official evaluation code (Qwen2.5-Math ``parser.parse_ground_truth``, used by Yue et al.):
