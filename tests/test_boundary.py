@@ -114,3 +114,20 @@ def test_verdict_thin_base_sharp_rl():
     assert (v["solved_both"], v["solved_base_only"], v["solved_rl_only"], v["solved_neither"]) == (3, 1, 0, 1)
     cov = B.coverage(c[c.algo == "base"], c[c.algo == "grpo"])
     assert list(cov.problem_id[cov.category == "base_only"]) == ["p2"]
+    assert v["answer"].startswith("no: every problem RL solved")
+
+
+def test_verdict_names_a_distilled_model_by_its_role():
+    """Evaluation studies compare distilled and instruct models too: the verdict does not call them RL."""
+    cfg = from_dict(
+        {
+            "analysis": {"bootstrap": 20},
+            "models": {"b": {"path": "x", "role": "base"}, "d": {"path": "y", "role": "distill"}},
+            "benchmarks": {"gsm8k": {"source": "gsm8k.jsonl"}},
+            "comparisons": {"c": {"base": "b", "models": ["d"], "benchmarks": ["gsm8k"]}},
+        }
+    )
+    base = counts("base", [0, 1, 0], n=4)
+    d = counts("base", [2, 0, 1], n=4).assign(model="d", algo="d")
+    (v,) = B.verdicts(pd.concat([base, d]), cfg)
+    assert v["answer"] == "yes: distillation solved 2 problem(s) the base never solved in 4 samples"

@@ -182,6 +182,15 @@ def dynamics(counts: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+_WHO = {"rl": "RL", "distill": "distillation", "instruct": "the instruct model"}
+
+
+def _who(cfg: Config, model: str) -> str:
+    """How the verdict names a compared model: by its role in an evaluation study, else RL."""
+    spec = cfg.models.get(model)
+    return _WHO.get(spec.role, model) if spec is not None else "RL"
+
+
 def verdicts(counts: pd.DataFrame, cfg: Config) -> list[dict]:
     base = counts[counts.algo == BASE]
     b1, bn = _pass1_passn(base)
@@ -193,6 +202,7 @@ def verdicts(counts: pd.DataFrame, cfg: Config) -> list[dict]:
             base, rl, cfg.analysis.bootstrap, cfg.analysis.ci, derive_seed(cfg.seed, "crossing", model)
         )
         rl_only = int(cov.get("rl_only", 0))
+        who = _who(cfg, model)
         out.append(
             dict(
                 model=model,
@@ -212,9 +222,9 @@ def verdicts(counts: pd.DataFrame, cfg: Config) -> list[dict]:
                 **{f"solved_{k}": int(cov.get(k, 0)) for k in ("both", "base_only", "rl_only", "neither")},
                 expands_boundary=rl_only > 0,
                 answer=(
-                    f"yes: RL solved {rl_only} problem(s) the base never solved in {cross['k_max']} samples"
+                    f"yes: {who} solved {rl_only} problem(s) the base never solved in {cross['k_max']} samples"
                     if rl_only
-                    else f"no: every problem RL solved, the base also solved within {cross['k_max']} samples"
+                    else f"no: every problem {who} solved, the base also solved within {cross['k_max']} samples"
                 ),
             )
         )
