@@ -6,7 +6,7 @@ import os
 import shlex
 
 from workflow.config import ConfigError, from_dict
-from workflow.plot import FIGURES
+from workflow.plot import FIGURES, GRID_FIGURES
 
 try:
     CFG = from_dict(config).with_templates()
@@ -67,6 +67,7 @@ wildcard_constraints:
     panel="|".join(PANELS),
     model="|".join(MODELS),
     figure="|".join(FIGURES),
+    grid="|".join(GRID_FIGURES) or "(?!)",
 
 
 def cfg_hash(*sections):
@@ -285,13 +286,27 @@ def figure_table(wildcards):
     return f"{R}/tables/{FIGURES[wildcards.figure][0]}_{wildcards.panel}.csv"
 
 
+# Study-wide grid figures (workflow.plot.GRID_FIGURES) when there is more than one panel to put side by side.
+GRIDS = list(GRID_FIGURES) if len(PANELS) > 1 else []
+
+
+def grid_tables(wildcards):
+    """The per-panel tables a grid stacks, in panel order."""
+    table = GRID_FIGURES[wildcards.grid][0]
+    return [f"{R}/tables/{table}_{p}.csv" for p in PANELS]
+
+
+def grid_args(wildcards, input):
+    return " ".join(f"{p}={path}" for p, path in zip(PANELS, input.tables))
+
+
 def all_figures():
     return expand(
         f"{R}/figures/{{figure}}_{{panel}}.{{ext}}",
         figure=STUDY_FIGURES,
         panel=list(PANELS),
         ext=["png", "pdf"],
-    )
+    ) + expand(f"{R}/figures/{{grid}}.{{ext}}", grid=GRIDS, ext=["png", "pdf"])
 
 
 def final_outputs():

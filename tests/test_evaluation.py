@@ -99,6 +99,14 @@ def test_evaluation_study_end_to_end(eval_study):
         for fig in ("passk", "histogram", "difficulty", "perplexity"):
             assert (res / "figures" / f"{fig}_{panel}.png").exists()
         assert not (res / "figures" / f"dynamics_{panel}.png").exists()
+    # the study-wide grid (Yue et al. Fig 2 layout): a row per comparison, a column per benchmark
+    grid = pd.read_csv(res / "tables" / "passk-grid.csv")
+    assert list(dict.fromkeys(grid.col)) == list(cfg["benchmarks"]) and set(grid.row) == {"pair"}
+    assert len(grid) == sum(
+        len(pd.read_csv(res / "tables" / f"passk_pair_{b}.csv")) for b in cfg["benchmarks"]
+    )
+    assert (res / "figures" / "passk-grid.png").stat().st_size > 10_000
+    assert (res / "figures" / "passk-grid.pdf").exists()
     # each problem kind went through its own checker
     reasons = {}
     for bench in cfg["benchmarks"]:

@@ -10,6 +10,8 @@ Consumes: ``results/<study>/tables/<table>_<dataset>.csv``. Produces ``results/<
 - ``difficulty``: gain in pass@n over the base against the base's pass@n, per difficulty level (ProRL Fig 3 left).
 - ``perplexity``: PPL_base(Y_base), PPL_base(Y_RL), PPL_RL(Y_RL), PPL_base(Y_ref) per RL model (Yue et al. Fig 6).
 - ``novelty``: share of response n-grams absent from the base model's corpus, per model (ProRL's creativity index).
+- ``passk-grid`` (study-wide, when a study has several panels): every panel's pass@k curves in one grid, a row
+  per comparison and a column per benchmark (Yue et al. Fig 2), from ``tables/passk-grid.csv``.
 
 Run: ``python -m workflow.plot --config C --figure passk --table passk_test.csv --out results/<study>/figures/passk_test``.
 """
@@ -52,11 +54,8 @@ def palette(models: list[str], bases: set[str]) -> dict[str, tuple]:
     return colors | {b: BASE_COLOR for b in bases}
 
 
-def draw_passk(t: pd.DataFrame, title: str):
-    """One line per model with its CI band; the base model dashed black."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+def _passk_lines(ax, t: pd.DataFrame, legend_size: float = 8) -> None:
+    """pass@k against k on ``ax``: one line per model with its CI band, the base model dashed black."""
     models = list(dict.fromkeys(t["model"]))
     bases = base_models(t)
     colors = palette(models, bases)
@@ -67,8 +66,42 @@ def draw_passk(t: pd.DataFrame, title: str):
         )
         ax.fill_between(g.k, g.ci_low, g.ci_high, color=colors[m], alpha=0.15, lw=0)
     ax.set_xscale("log", base=2)
-    ax.set(xlabel="k (number of samples)", ylabel="pass@k", title=title, ylim=(0, 1.02))
-    ax.legend(frameon=True, fontsize=8)
+    ax.set_ylim(0, 1.02)
+    ax.legend(frameon=True, fontsize=legend_size)
+
+
+def draw_passk(t: pd.DataFrame, title: str):
+    """One line per model with its CI band; the base model dashed black."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    _passk_lines(ax, t)
+    ax.set(xlabel="k (number of samples)", ylabel="pass@k", title=title)
+    return fig
+
+
+def draw_passk_grid(t: pd.DataFrame, title: str):
+    """Every panel's pass@k curves in one grid: a row per comparison, a column per benchmark (Yue et al. Fig 2);
+    cells without a panel stay empty."""
+    import matplotlib.pyplot as plt
+
+    rows = list(dict.fromkeys(t["row"].fillna("")))
+    cols = list(dict.fromkeys(t["col"]))
+    fig, axes = plt.subplots(
+        len(rows), len(cols), figsize=(3.4 * len(cols), 2.9 * len(rows)), squeeze=False, sharey=True
+    )
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            ax = axes[i][j]
+            cell = t[(t["row"].fillna("") == r) & (t["col"] == c)]
+            if cell.empty:
+                ax.axis("off")
+                continue
+            _passk_lines(ax, cell, legend_size=6)
+            ax.set_title(f"{r}: {c}" if r else c, fontsize=10)
+            ax.set_xlabel("k" if i == len(rows) - 1 else "")
+            ax.set_ylabel("pass@k" if j == 0 else "")
+    fig.suptitle(title)
     return fig
 
 
@@ -179,16 +212,24 @@ FIGURES: dict[str, tuple[str, Callable]] = {
 }
 """figure name -> (table name, drawing function)."""
 
+GRID_FIGURES: dict[str, tuple[str, Callable]] = {"passk-grid": ("passk", draw_passk_grid)}
+"""Study-wide figure name -> (the per-panel table it stacks, drawing function); it draws from
+``tables/<figure>.csv`` (``workflow.grid``) and is made when a study has more than one panel."""
+
 
 def run(cfg: Config, figure: str, table_csv: str | Path, out_stem: str | Path) -> list[Path]:
     out_stem = Path(out_stem)
-    _, draw = FIGURES[figure]
+    _, draw = {**FIGURES, **GRID_FIGURES}[figure]
     with stage(f"plot {out_stem.name}") as s:
         table = pd.read_csv(table_csv)
         s.read(table_csv)
-        dataset = out_stem.name.removeprefix(f"{figure}_")  # the panel (dataset or comparison_benchmark)
+        if figure in GRID_FIGURES:
+            dataset, title = "all", f"{cfg.study}: every panel"
+        else:  # the panel: a dataset or comparison_benchmark
+            dataset = out_stem.name.removeprefix(f"{figure}_")
+            title = f"{cfg.study}: {figure} on {dataset}"
         theme()
-        fig = draw(table, f"{cfg.study}: {figure} on {dataset}")
+        fig = draw(table, title)
         fig.tight_layout()
         outs = []
         for ext in ("png", "pdf"):
@@ -215,7 +256,7 @@ def run(cfg: Config, figure: str, table_csv: str | Path, out_stem: str | Path) -
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True)
-    ap.add_argument("--figure", required=True, choices=sorted(FIGURES))
+    ap.add_argument("--figure", required=True, choices=sorted({*FIGURES, *GRID_FIGURES}))
     ap.add_argument("--table", required=True)
     ap.add_argument("--out", required=True, help="output path without extension")
     a = ap.parse_args(argv)
