@@ -1,5 +1,6 @@
 """Config validation at DAG-build time, path helpers and input functions shared by every rule."""
 
+import functools
 import hashlib
 import json
 import os
@@ -163,19 +164,26 @@ def model_path(wildcards):
     return model_dir_of(wildcards.model)
 
 
+@functools.lru_cache(maxsize=None)
+def _sampling_digest(model):
+    """Hash of the sampling settings (but n and datasets), the model's spec and its template: computed once
+    per model, not once per sample job."""
+    sampling = {
+        k: v for k, v in CFG.to_dict()["sampling"].items() if k not in ("n", "datasets")
+    }
+    spec = CFG.models.get(model)
+    template = CFG.template(spec.template).__dict__ if spec else None
+    extra = [sampling, spec.__dict__ if spec else None, template]
+    return hashlib.sha256(
+        json.dumps(extra, sort_keys=True, default=list).encode()
+    ).hexdigest()[:8]
+
+
 def sample_settings(wildcards):
     """Fingerprint of what one sample block reads: the block's sample range (raising n adds blocks and
     resamples only a last block whose end moved), the sampling settings, the model's and its template.
     """
-    sampling = {
-        k: v for k, v in CFG.to_dict()["sampling"].items() if k not in ("n", "datasets")
-    }
-    spec = CFG.models.get(wildcards.model)
-    template = CFG.template(spec.template).__dict__ if spec else None
-    extra = [sampling, spec.__dict__ if spec else None, template]
-    digest = hashlib.sha256(
-        json.dumps(extra, sort_keys=True, default=list).encode()
-    ).hexdigest()[:8]
+    digest = _sampling_digest(wildcards.model)
     n = CFG.samples_per_problem(wildcards.dataset)
     stop = dict(CFG.sampling.blocks(n)).get(int(wildcards.start), n)
     return f"{CFG.seed}-{digest}-to{stop}"

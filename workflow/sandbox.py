@@ -58,6 +58,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from workflow.config import VerificationConfig
+
 SANDBOX_UID = 65534  # nobody
 _STDERR_CAP = 64 * 1024
 _REPORT_CAP = 64 * 1024 * 1024
@@ -171,8 +173,8 @@ _FILE_CALLS = (
 class Limits:
     """Per-process limits. ``timeout`` is wall-clock seconds for one process (one test case)."""
 
-    timeout: float = 10.0
-    memory_mb: int = 1024
+    timeout: float = VerificationConfig.code_timeout  # defaults: the config's (the one home of defaults)
+    memory_mb: int = VerificationConfig.code_memory_mb
     """RLIMIT_AS: address space, so it counts reserved as well as touched memory."""
     file_size_mb: int = 64
     """RLIMIT_FSIZE: the largest file the program may write."""

@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 
 from workflow import sandbox
+from workflow.config import VerificationConfig
 from workflow.tasks import Verdict
 
 REASONS = (
@@ -296,12 +297,12 @@ class CodeChecker:
 
     def __init__(
         self,
-        workers: int = 2,
-        timeout: float = 10.0,
-        memory_mb: int = 1024,
-        file_size_mb: int = 64,
-        max_processes: int = 32,
-        max_output_mb: float = 16.0,
+        workers: int = VerificationConfig.workers,
+        timeout: float = sandbox.Limits.timeout,
+        memory_mb: int = sandbox.Limits.memory_mb,
+        file_size_mb: int = sandbox.Limits.file_size_mb,
+        max_processes: int = sandbox.Limits.max_processes,
+        max_output_mb: float = sandbox.Limits.max_output_mb,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")

@@ -69,6 +69,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from workflow.config import VerificationConfig
 from workflow.tasks import Verdict
 from workflow.tasks.answers import extract_answer, normalize_gold_cached
 
@@ -384,8 +385,8 @@ class MathChecker:
 
     def __init__(
         self,
-        workers: int = 2,
-        timeout: float = 5.0,
+        workers: int = VerificationConfig.workers,
+        timeout: float = VerificationConfig.math_timeout,
         dedup: bool = True,
         memory_mb: int | None = 4096,
     ) -> None:
