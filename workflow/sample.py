@@ -8,8 +8,9 @@ Shard i takes problems i, i + S, i + 2S, ... of the dataset; a block takes sampl
 each (``sampling.block``; one block of all n by default). Seeds derive from (run seed, dataset, shard, block)
 for the transformers backend and from (run seed, dataset, problem) + sample index for vLLM (see
 ``workflow.backends``), so results do not depend on which machine or in which order jobs run, every model
-sees the same random stream, and raising n later samples only the new blocks. The output is written
-atomically: a killed job leaves no partial file, and Snakemake reruns only the missing ones.
+sees the same random stream, and raising n later samples only the new blocks (and a last block whose end
+moved). The output is written atomically: a killed job leaves no partial file, and Snakemake reruns only the
+missing ones.
 
 The prompt is the model's template (``workflow.templates``) around the problem's question; the toy study's
 problems carry a ready ``prompt`` and use the ``plain`` template.
