@@ -7,6 +7,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("WANDB_MODE", "disabled")  # tests never talk to W&B unless they ask for it
+# Nothing a hub would serve is fetched in tests: models and datasets come from local paths (set here so the
+# snakemake subprocesses of the workflow tests inherit it too).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")
