@@ -80,8 +80,15 @@ def train_settings(wildcards):
     """Fingerprint of what one training run reads: data, model, loop settings and its own algorithm."""
     rl = CFG.rl
     run = dict(
-        steps=rl.steps, save=rl.save_steps, state=rl.state_every, kl=rl.kl_log_every
+        steps=rl.steps,
+        save=rl.save_steps,
+        state=rl.state_every,
+        kl=rl.kl_log_every,
     )
+    if (
+        rl.engine == "verl"
+    ):  # builtin runs keep the fingerprint they had before engines existed
+        run.update(engine=rl.engine, verl=CFG.to_dict()["rl"]["verl"])
     algo = CFG.rl.algorithm(wildcards.algo).__dict__
     digest = hashlib.sha256(
         json.dumps([run, algo], sort_keys=True).encode()
@@ -126,15 +133,48 @@ def perplexity_gpus(wildcards):
 
 
 def train_resources():
-    """Resources of one RL training job (the ``train`` rule): the seam for a distributed RL engine.
+    """Resources of one RL training job (the ``train`` rule), by engine.
 
-    The built-in trainer is one process on ``threads`` CPUs (or one GPU, requested in the profile). A
-    distributed launcher (verl or OpenRLHF on Ray, torchrun) plugs in here: return its node and GPU counts read
-    from its config section, e.g. ``nodes=N, tasks=N, mpi="srun", gpu=G`` (one launcher task per node; any
-    ``mpi`` value makes the SLURM plugin run the command directly in the batch script, so the rule's shell can
-    start ``{resources.mpi}``), and keep cluster flags such as ``--gpus-per-node`` in the profile's
-    ``slurm_extra``."""
-    return dict(mem_mb=4000, runtime=120, gpu=0)
+    builtin: one process on ``threads`` CPUs (or one GPU, requested in the profile). verl: the whole Ray cluster of
+    one run, ``rl.verl.nodes`` x ``gpus_per_node`` with ``cpus_per_node`` and ``mem_mb_per_node`` each. Under the
+    SLURM profile a multi-node job asks for ``nodes`` nodes and one task per node; its ``mpi`` resource makes the
+    executor plugin run the rule's command in the batch script itself, where ``workflow.train.verl_launch`` starts
+    Ray on every node with ``srun``. Cluster flags (``--gpus-per-node``, partitions) stay in the profile.
+    """
+    if CFG.rl.engine != "verl":
+        return dict(mem_mb=4000, runtime=120, gpu=0)
+    v = CFG.rl.verl
+    if (
+        v.device == "cpu"
+    ):  # verl's real trainer on CPU peaks near 5 GB over all Ray processes
+        return dict(mem_mb=6000, runtime=v.runtime, gpu=0)
+    res = dict(mem_mb=v.mem_mb_per_node, runtime=v.runtime, gpu=v.gpus_per_node)
+    if v.nodes > 1:
+        res.update(nodes=v.nodes, tasks=v.nodes, mpi="srun")
+    return res
+
+
+def train_threads():
+    """CPUs of a training job: ``threads`` (builtin), every CPU of a node given to Ray (verl on GPUs), or two for
+    verl's CPU path (its Ray workers and the rollout server share them)."""
+    if CFG.rl.engine != "verl":
+        return CFG.threads
+    return (
+        max(2, CFG.threads)
+        if CFG.rl.verl.device == "cpu"
+        else CFG.rl.verl.cpus_per_node
+    )
+
+
+def train_inputs(wildcards):
+    """The base model and the splits in the engine's format (JSONL for builtin, parquet for verl)."""
+    if CFG.rl.engine == "verl":
+        splits = dict(
+            train=f"{R}/data/verl/train.parquet", val=f"{R}/data/verl/val.parquet"
+        )
+    else:
+        splits = dict(train=f"{R}/data/train.jsonl", val=f"{R}/data/val.jsonl")
+    return dict(base=f"{R}/base/model", **splits)
 
 
 def model_dir_of(model):

@@ -1,8 +1,26 @@
-rule train:
+rule verl_data:
     input:
-        base=f"{R}/base/model",
         train=f"{R}/data/train.jsonl",
         val=f"{R}/data/val.jsonl",
+    output:
+        train=f"{R}/data/verl/train.parquet",
+        val=f"{R}/data/verl/val.parquet",
+    log:
+        f"{LOGS}/verl_data.log",
+    conda:
+        ENV
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        out=parent_of("train"),
+    shell:
+        "python -m workflow.train.verl_data --train {input.train} --val {input.val} --out {params.out} > {log} 2>&1"
+
+
+rule train:
+    input:
+        unpack(train_inputs),
     output:
         checkpoints=[directory(f"{R}/train/{{algo}}-s{{seed}}/step{s}") for s in STEPS],
     log:
@@ -11,7 +29,7 @@ rule train:
         f"{LOGS}/benchmarks/train_{{algo}}-s{{seed}}.tsv"
     conda:
         ENV
-    threads: CFG.threads
+    threads: train_threads()
     resources:
         **train_resources(),
     params:

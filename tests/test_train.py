@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from workflow import model as M
-from workflow import train
 from workflow.config import PRESETS
 from workflow.tracking import MemoryTracker
+from workflow.train import builtin as train
 
 
 def _weights(path):

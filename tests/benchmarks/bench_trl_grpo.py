@@ -29,8 +29,8 @@ def problems_in_order(path: str, n: int, seed: int) -> list[dict]:
 
 def run_ours(model_dir: str, problems: list[dict], args) -> tuple[int, float, list[float]]:
     from workflow import rollout as R
-    from workflow import train
     from workflow.config import from_dict
+    from workflow.train import builtin as train
 
     cfg = from_dict(
         {

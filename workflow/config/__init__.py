@@ -11,7 +11,8 @@ comparisons, templates) in ``workflow.config.evaluation``; the builder that vali
 ``workflow.config.fields``. Every name is importable from ``workflow.config``.
 
 Run ``python -m workflow.config config/config.yaml`` to print the resolved configuration (each algorithm as
-trained under ``rl.resolved``).
+trained under ``rl.resolved``; with ``rl.engine: verl`` also each algorithm's verl overrides under
+``rl.verl_overrides``).
 """
 
 from __future__ import annotations
@@ -318,4 +319,13 @@ def main(argv: list[str] | None = None) -> None:
         out["rl"]["resolved"] = {
             a: _plain(dataclasses.asdict(cfg.rl.algorithm(a))) for a in cfg.rl.algorithms
         }
+        if (
+            cfg.rl.engine == "verl"
+        ):  # the Hydra overrides each algorithm's verl run gets (paths as placeholders)
+            from workflow.train.verl_render import PLACEHOLDER, render_run
+
+            out["rl"]["verl_overrides"] = {
+                a: render_run(cfg.rl.algorithm(a), cfg.rl, PLACEHOLDER, a, cfg.wandb.project)
+                for a in cfg.rl.algorithms
+            }
     print(yaml.safe_dump(out, sort_keys=False))

@@ -32,6 +32,7 @@ _SECTION = {
     "DataConfig": "data.",
     "ModelConfig": "model.",
     "RLConfig": "rl.",
+    "VerlConfig": "rl.verl.",
     "SamplingConfig": "sampling.",
     "VerificationConfig": "verification.",
     "AnalysisConfig": "analysis.",

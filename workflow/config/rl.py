@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workflow.config.fields import ConfigError, _build, _positive
+from workflow.config.verl import VerlConfig
+
+ENGINES = ("builtin", "verl")
+"""Training engines (``workflow.train.ENGINES``): the project's own trainer, or verl 0.9.1 on Ray."""
 
 
 @dataclass(frozen=True)
@@ -230,7 +234,12 @@ class RLConfig:
     """RL seeds; each seed is a separate training run (report every seed you ran)."""
     kl_log_every: int = 10
     """Steps between KL-to-reference measurements for algorithms whose loss and reward do not use the
-    reference (saves a forward pass on the other steps); every step otherwise."""
+    reference (saves a forward pass on the other steps); every step otherwise (builtin engine)."""
+    engine: str = "builtin"
+    """``builtin`` (the project's single-process trainer) or ``verl`` (verl 0.9.1 on Ray: GPU clusters, and its
+    real trainer on CPU with ``verl.device: cpu``). The same presets drive both."""
+    verl: VerlConfig = field(default_factory=VerlConfig)
+    """How the verl engine runs (cluster shape, rollout server, batch splits); read only with ``engine: verl``."""
 
     def __post_init__(self) -> None:
         _positive(self, "steps", "state_every", "kl_log_every")
@@ -247,6 +256,13 @@ class RLConfig:
             self.algorithm(name).validate(name)
         if not self.save_steps or any(s < 1 or s > self.steps for s in self.save_steps):
             raise ConfigError(f"rl.save_steps: each step must be in 1..rl.steps ({self.steps})")
+        if self.engine not in ENGINES:
+            raise ConfigError(f"rl.engine: unknown {self.engine!r}; valid: {sorted(ENGINES)}")
+        if self.engine == "verl":  # a preset field verl cannot express fails here, named (not in a job)
+            from workflow.train.verl_render import render_algorithm
+
+            for name in self.algorithms:
+                render_algorithm(self.algorithm(name), self, name)
 
     def algorithm(self, name: str) -> AlgorithmConfig:
         """The preset of ``name`` with the study's common settings and overrides applied."""

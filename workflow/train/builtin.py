@@ -1,11 +1,11 @@
-"""RL training with verifiable rewards: one algorithm preset, one seed.
+"""The builtin RL trainer (``rl.engine: builtin``, the embedded default): one algorithm preset, one seed, one process.
 
 Consumes: the base checkpoint (``results/<study>/base/model``), ``train.jsonl`` / ``val.jsonl`` and the
 algorithm's resolved preset (``Config.rl.algorithm(name)``). Produces HF checkpoints
 ``results/<study>/train/<algo>-s<seed>/step<N>`` at ``rl.save_steps`` and a resumable trainer state (``state.pt``:
 policy, reference, critic, optimizers, KL coefficient, validation history, step) every ``rl.state_every`` steps;
 each checkpoint is also kept in ``<run>/.kept/`` (hard links), so a job killed after saving some checkpoints
-resumes without losing them (see ``KEPT``). Metrics go to the tracker: reward, accuracy, loss, entropy, response
+resumes without losing them (``workflow.train.checkpoints``). Metrics go to the tracker: reward, accuracy, loss, entropy, response
 length, KL to the reference, clip fraction, and per algorithm the critic, KL-coefficient, dynamic-sampling and
 reference-reset curves.
 
@@ -24,15 +24,11 @@ round cap is hit (verl raises); validation is greedy accuracy on the first ``val
 problems; the critic is the base model with a fresh scalar head (``AutoModelForTokenClassification``, as
 verl's critic).
 
-Run: ``python -m workflow.train --config C --algo grpo --seed 0 --base DIR --data train.jsonl --val val.jsonl
---out DIR``.
+Run through ``python -m workflow.train`` (``workflow/train/__main__.py``), which picks the engine.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -42,9 +38,10 @@ from workflow import algorithms as A
 from workflow import model as M
 from workflow import rollout as R
 from workflow import tracking
-from workflow.config import AlgorithmConfig, Config, load_config
-from workflow.io import atomic_dir, atomic_path, derive_seed, read_jsonl
+from workflow.config import AlgorithmConfig, Config
+from workflow.io import atomic_path, derive_seed, read_jsonl
 from workflow.logs import Progress, stage
+from workflow.train.checkpoints import checkpoint_dir, kept_dir, publish, restore_checkpoints
 
 
 def outcome_token_rewards(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -302,50 +299,6 @@ class Trainer:
         return out
 
 
-KEPT = ".kept"
-"""Subdirectory of a run holding the job's own copy of every checkpoint it saved. Snakemake deletes all declared
-outputs of a failed or killed job, including checkpoints finished before the kill, but not this copy; a resumed
-job publishes them again instead of losing them (state.pt alone cannot recreate an earlier step's weights)."""
-
-
-def checkpoint_dir(out_dir: str | Path, step: int) -> Path:
-    """The declared output: ``<run>/step<N>``."""
-    return Path(out_dir) / f"step{step}"
-
-
-def kept_dir(out_dir: str | Path, step: int) -> Path:
-    return Path(out_dir) / KEPT / f"step{step}"
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # another file system, or no hard links
-        shutil.copy2(src, dst)
-
-
-def publish(out_dir: str | Path, step: int) -> Path:
-    """Hard-link the kept checkpoint of ``step`` into its declared output directory (atomically)."""
-    dest = checkpoint_dir(out_dir, step)
-    with atomic_dir(dest) as tmp:
-        shutil.copytree(kept_dir(out_dir, step), tmp, dirs_exist_ok=True, copy_function=_link_or_copy)
-    return dest
-
-
-def restore_checkpoints(out_dir: str | Path, save_steps: tuple[int, ...], done: int) -> list[int]:
-    """Publish again every checkpoint saved before step ``done`` whose output is missing; returns the steps
-    that are lost (neither output nor kept copy), for which the state cannot be resumed."""
-    lost = []
-    for st in save_steps:
-        if st > done or checkpoint_dir(out_dir, st).is_dir():
-            continue
-        if kept_dir(out_dir, st).is_dir():
-            publish(out_dir, st)
-        else:
-            lost.append(st)
-    return lost
-
-
 def run(
     cfg: Config,
     algo_name: str,
@@ -414,20 +367,3 @@ def run(
         saved = [checkpoint_dir(out_dir, st) for st in rl.save_steps]
         s.wrote(*saved)
     return saved
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--algo", required=True)
-    ap.add_argument("--seed", type=int, required=True)
-    ap.add_argument("--base", required=True, help="base checkpoint directory")
-    ap.add_argument("--data", required=True, help="train.jsonl")
-    ap.add_argument("--val", default=None, help="val.jsonl (validation and ProRL resets)")
-    ap.add_argument("--out", required=True, help="run directory (checkpoints and state)")
-    a = ap.parse_args(argv)
-    run(load_config(a.config), a.algo, a.seed, a.base, a.data, a.out, a.val)
-
-
-if __name__ == "__main__":
-    main()
