@@ -86,6 +86,22 @@ def segment_end(done: int, algo, rl) -> int:
     return min(s for s in stops if s > done)
 
 
+def wants_reset(st: RunState, algo, end: int, metrics: dict[str, float]) -> bool:
+    """After the segment ending at step ``end``: update the validation history and say whether the reference
+    resets here (on ``ref_reset_every``'s schedule, or after ``ref_reset_patience`` validations without a better
+    accuracy than the stage's best, as the builtin trainer decides)."""
+    reset = bool(algo.ref_reset_every) and end % algo.ref_reset_every == 0
+    vals = [v for k, v in metrics.items() if VAL_KEY.match(k)]
+    if algo.ref_reset_patience and vals:
+        acc = sum(vals) / len(vals)
+        if acc > st.val_best:
+            st.val_best, st.val_stale = acc, 0
+        else:
+            st.val_stale += 1
+        reset = reset or st.val_stale >= algo.ref_reset_patience
+    return reset
+
+
 def stage_dir(out_dir: Path, st: RunState) -> Path:
     return out_dir / "verl" / f"stage{st.stage}"
 
@@ -279,12 +295,12 @@ def run(
                     save_freq=VR.save_freq(rl),
                     seed=derive_seed(cfg.seed, seed, algo_name, "verl", st.stage),
                 )
-                overrides = VR.render_run(algo, rl, paths, algo_name, cfg.wandb.project) + cpu_overrides(cfg)
+                overrides = VR.merge_overrides(
+                    VR.render_run(algo, rl, paths, algo_name, cfg.wandb.project), cpu_overrides(cfg)
+                )
                 if address:  # join the cluster brought up on the allocation (Ray refuses num_cpus then)
-                    overrides += [
-                        f"+ray_kwargs.ray_init.address={address}",
-                        "ray_kwargs.ray_init.num_cpus=null",
-                    ]
+                    joined = [f"+ray_kwargs.ray_init.address={address}", "ray_kwargs.ray_init.num_cpus=null"]
+                    overrides = VR.merge_overrides(overrides, joined)
                 attempt = len(list((sdir / "metrics").glob("metrics-*.jsonl")))
                 s.info(
                     "stage %d: steps %d..%d (verl steps %d..%d)",
@@ -311,14 +327,7 @@ def run(
                     merge(sdir / "checkpoints", end - st.stage_start, kept_dir(out_dir, end), log_file)
                     s.info("step %d: saved %s", end, publish(out_dir, end))
                 st.done = end
-                reset = bool(algo.ref_reset_every) and end % algo.ref_reset_every == 0
-                vals = [v for k, v in numeric(metrics[end - st.stage_start]).items() if VAL_KEY.match(k)]
-                if algo.ref_reset_patience and vals:
-                    acc = sum(vals) / len(vals)
-                    st.val_best, st.val_stale = (
-                        (acc, 0) if acc > st.val_best else (st.val_best, st.val_stale + 1)
-                    )
-                    reset = reset or st.val_stale >= algo.ref_reset_patience
+                reset = wants_reset(st, algo, end, numeric(metrics[end - st.stage_start]))
                 if reset and end < rl.steps:
                     model = out_dir / "verl" / f"stage{st.stage}-step{end}"
                     if not kept_dir(out_dir, end).is_dir():

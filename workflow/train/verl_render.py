@@ -231,6 +231,21 @@ PLACEHOLDER = RunPaths(
 """Paths for printing overrides without a run (``python -m workflow.config``)."""
 
 
+def merge_overrides(*lists: list[str]) -> list[str]:
+    """Concatenate override lists where a later setting of the same key replaces an earlier one in place (Hydra
+    refuses ``+key`` for a key already set and applies repeats in order: one setting per key is unambiguous)."""
+    out: dict[str, str] = {}
+    for ovs in lists:
+        for o in ovs:
+            key = o.split("=", 1)[0]
+            bare = key.lstrip("+~")
+            existing = next((k for k in out if k.lstrip("+~") == bare), None)
+            if existing is not None and existing != key:
+                del out[existing]
+            out[key] = o
+    return list(out.values())
+
+
 def reward_file() -> str:
     """The file verl loads the reward function and reward manager from (its hooks import by path)."""
     return str(Path(__file__).with_name("verl_reward.py").resolve())
