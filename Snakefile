@@ -7,8 +7,10 @@ Another study:               snakemake --cores 2 --configfile config/<study>.yam
 
 results/ path grammar (S = config `study`):
   results/S/data/{dataset}.jsonl                              problems (train, val, test splits; or a benchmark)
-  results/S/base/model/                                       base model (HF save_pretrained)
-  results/S/train/{algo}-s{seed}/step{step}/                  RL checkpoints (HF), state.pt for resuming
+  results/S/data/verl/{train,val}.parquet                    the splits in verl's schema (rl.engine: verl)
+  results/S/base/model/                                       base model (HF save_pretrained), unless model.path
+  results/S/train/{algo}-s{seed}/step{step}/                  RL checkpoints (HF); state.pt (builtin) or verl/
+                                                              (verl: its checkpoints, stages, state.json, log)
   results/S/samples/{model}/{dataset}/shard{i}/from{j}.jsonl  samples j.. of shard i, model = base |
                                                               {algo}-s{seed}-step{step} | a `models` key
   results/S/verified/{model}/{dataset}/shard{i}.jsonl         samples + correct, verdict
@@ -28,15 +30,20 @@ report: "rules/report/workflow.rst"
 include: "rules/common.smk"
 
 
-if EVAL:
+if BENCHMARKS:
 
     include: "rules/benchmarks.smk"
 
-else:
+
+if not EVAL:
 
     include: "rules/data.smk"
-    include: "rules/pretrain.smk"
     include: "rules/train.smk"
+
+
+if PRETRAIN:
+
+    include: "rules/pretrain.smk"
 
 
 include: "rules/sample.smk"

@@ -55,7 +55,13 @@ else:
     MODELS = ["base"] + RL_MODELS
     DATASETS = list(CFG.sampling.datasets)
     PANELS = {d: (d, "base", RL_MODELS) for d in DATASETS}
-    STUDY_FIGURES = list(FIGURES)
+    # novelty compares with the base model's own training corpus, which exists only for a pretrained toy base
+    STUDY_FIGURES = [f for f in FIGURES if f != "novelty" or CFG.model.path is None]
+# a training study pretrains its base model unless model.path names an existing one
+PRETRAIN = not EVAL and CFG.model.path is None
+# benchmarks loaded by rule prepare_benchmark (an evaluation study's datasets; a training study's extra
+# sampling sets and the source of data.task benchmark)
+BENCHMARKS = list(CFG.benchmarks)
 
 
 wildcard_constraints:
@@ -64,7 +70,7 @@ wildcard_constraints:
     step=r"\d+",
     shard=r"\d+",
     start=r"\d+",
-    dataset="|".join(DATASETS + ["train", "val", "test"]),
+    dataset="|".join(DATASETS + BENCHMARKS + ["train", "val", "test"]),
     panel="|".join(PANELS),
     model="|".join(MODELS),
     figure="|".join(FIGURES),
@@ -137,9 +143,9 @@ def train_resources():
 
     builtin: one process on ``threads`` CPUs (or one GPU, requested in the profile). verl: the whole Ray cluster of
     one run, ``rl.verl.nodes`` x ``gpus_per_node`` with ``cpus_per_node`` and ``mem_mb_per_node`` each. Under the
-    SLURM profile a multi-node job asks for ``nodes`` nodes and one task per node; its ``mpi`` resource makes the
-    executor plugin run the rule's command in the batch script itself, where ``workflow.train.verl_launch`` starts
-    Ray on every node with ``srun``. Cluster flags (``--gpus-per-node``, partitions) stay in the profile.
+    SLURM profile a multi-node job asks for ``nodes`` nodes, one task per node and ``--gres=gpu:G`` (per node); its
+    ``mpi`` resource makes the executor plugin run the rule's command in the batch script itself, where
+    ``workflow.train.verl_launch`` starts Ray on every node with ``srun``. Partitions stay in the profile.
     """
     if CFG.rl.engine != "verl":
         return dict(mem_mb=4000, runtime=120, gpu=0)
@@ -150,7 +156,16 @@ def train_resources():
         return dict(mem_mb=6000, runtime=v.runtime, gpu=0)
     res = dict(mem_mb=v.mem_mb_per_node, runtime=v.runtime, gpu=v.gpus_per_node)
     if v.nodes > 1:
-        res.update(nodes=v.nodes, tasks=v.nodes, mpi="srun")
+        # GPUs per node as a GRES (the plugin's `gpu` is a job total); tasks_per_gpu 0 keeps the plugin from
+        # reading `tasks` as tasks per GPU
+        del res["gpu"]
+        res.update(
+            nodes=v.nodes,
+            tasks=v.nodes,
+            mpi="srun",
+            gres=f"gpu:{v.gpus_per_node}",
+            tasks_per_gpu=0,
+        )
     return res
 
 
@@ -174,7 +189,7 @@ def train_inputs(wildcards):
         )
     else:
         splits = dict(train=f"{R}/data/train.jsonl", val=f"{R}/data/val.jsonl")
-    return dict(base=f"{R}/base/model", **splits)
+    return dict(base=model_input("base"), **splits)
 
 
 def model_dir_of(model):
@@ -182,7 +197,7 @@ def model_dir_of(model):
     if model in CFG.models:
         return CFG.models[model].path
     if model == "base":
-        return f"{R}/base/model"
+        return CFG.model.path or f"{R}/base/model"
     algo_seed, _, step = model.rpartition("-step")
     return f"{R}/train/{algo_seed}/step{step}"
 
@@ -190,9 +205,8 @@ def model_dir_of(model):
 def model_input(model):
     """The checkpoint as a job input: trained ones and local directories; a hub id is no file."""
     path = model_dir_of(model)
-    local = (
-        model not in CFG.models or os.path.isdir(path) or path.startswith((".", "/"))
-    )
+    existing = model in CFG.models or (model == "base" and CFG.model.path)
+    local = not existing or os.path.isdir(path) or path.startswith((".", "/"))
     return [path] if local else []
 
 
@@ -212,7 +226,9 @@ def _sampling_digest(model):
         k: v for k, v in CFG.to_dict()["sampling"].items() if k not in ("n", "datasets")
     }
     spec = CFG.models.get(model)
-    template = CFG.template(spec.template).__dict__ if spec else None
+    name = spec.template if spec else CFG.model.template
+    # a training study's models keep the digest they had before model.template existed while it is plain
+    template = CFG.template(name).__dict__ if spec or name != "plain" else None
     extra = [sampling, spec.__dict__ if spec else None, template]
     return hashlib.sha256(
         json.dumps(extra, sort_keys=True, default=list).encode()

@@ -13,9 +13,12 @@ rule verl_data:
         mem_mb=2000,
         runtime=10,
     params:
+        config=CONFIG_FILE,
+        settings=cfg_hash("seed", "data", "model", "templates"),
         out=parent_of("train"),
     shell:
-        "python -m workflow.train.verl_data --train {input.train} --val {input.val} --out {params.out} > {log} 2>&1"
+        "python -m workflow.train.verl_data --config {params.config} --train {input.train} --val {input.val}"
+        " --out {params.out} > {log} 2>&1"
 
 
 rule train:
@@ -36,6 +39,7 @@ rule train:
         config=CONFIG_FILE,
         settings=train_settings,
         run_dir=f"{R}/train/{{algo}}-s{{seed}}",
+        base=model_dir_of("base"),
     shell:
         "python -m workflow.train --config {params.config} --algo {wildcards.algo} --seed {wildcards.seed}"
-        " --base {input.base} --data {input.train} --val {input.val} --out {params.run_dir} > {log} 2>&1"
+        " --base {params.base} --data {input.train} --val {input.val} --out {params.run_dir} > {log} 2>&1"

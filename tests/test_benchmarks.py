@@ -72,6 +72,19 @@ def test_local_math_set(name):
     assert load_benchmark({"name": name, "source": str(path)}) == problems
 
 
+def test_deepscaler_from_a_local_file(tmp_path):
+    """ProRL's math training set, read from a local copy in the hub's row format (field names of
+    agentica-org/DeepScaleR-Preview-Dataset: problem, answer, solution)."""
+    rows = [
+        {"problem": "What is $1+1$?", "answer": "2", "solution": "$1+1=2$."},
+        {"problem": "Find $x$ if $2x=6$.", "answer": 3, "solution": None},
+    ]
+    problems = load_benchmark({"name": "deepscaler", "source": str(write_jsonl(tmp_path / "d.jsonl", rows))})
+    assert [p["id"] for p in problems] == ["deepscaler/0", "deepscaler/1"]
+    assert [p["answer"] for p in problems] == ["2", "3"] and problems[0]["kind"] == "math"
+    assert all(set(p) == SCHEMA for p in problems)
+
+
 def test_known_answers():
     gsm = load_benchmark({"name": "gsm8k", "source": str(shared_set("gsm8k"))})
     assert gsm[0]["answer"] == "18" and gsm[0]["id"] == "gsm8k/0"

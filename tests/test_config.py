@@ -151,3 +151,52 @@ def test_every_study_config_validates_over_the_default(repo):
 
 def test_int_strings_from_the_command_line_are_accepted():
     assert from_dict({"rl": {"seeds": ["0", "1"]}}).rl.seeds == (0, 1)
+
+
+BENCH_STUDY = {
+    "data": {"task": "benchmark", "benchmark": "omni", "num_train": 4, "num_test": 3, "num_val": 2},
+    "model": {"path": "/models/qwen", "template": "deepseek-r1"},
+    "benchmarks": {"omni": {"loader": "omni_math", "source": "omni.jsonl"}, "math500": {}},
+    "rl": {"engine": "verl", "verl": {"device": "cpu", "rollout": "hf", "gpus_per_node": 1}},
+    "sampling": {"datasets": ["train", "test", "math500"]},
+}
+
+
+def test_a_benchmark_training_study_validates():
+    cfg = from_dict(BENCH_STUDY)
+    assert not cfg.evaluation and cfg.data.benchmark == "omni"
+    assert "deepseek-r1" in cfg.with_templates().templates  # the training prompt is recorded
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"rl": {"engine": "builtin"}}, "builtin trainer trains the countdown task only"),
+        ({"model": {"path": None}}, "set model.path"),
+        ({"data": {"benchmark": "gsm"}}, "not in benchmarks"),
+        ({"data": {"task": "countdown"}}, "data.benchmark"),
+        ({"data": {"num_val": 5}}, "num_val <= num_test"),
+        ({"sampling": {"datasets": ["test", "aime"]}}, "sampling.datasets"),
+        ({"model": {"template": "nope"}}, "model.template"),
+    ],
+)
+def test_a_benchmark_training_study_refuses_what_cannot_run(change, message):
+    values = {k: (dict(v, **change[k]) if k in change else v) for k, v in BENCH_STUDY.items()}
+    with pytest.raises(ConfigError, match=message):
+        from_dict(values)
+
+
+def test_new_fields_at_their_defaults_keep_old_fingerprints():
+    """Upgrading the code does not rerun finished stages: data.benchmark, model.path and model.template are left
+    out of fingerprints at their defaults (the hash of the data and model sections is what it was before)."""
+    import hashlib
+    import json
+
+    cfg = Config()
+    d = cfg.to_dict()
+    old = {"seed": d["seed"], "data": dict(d["data"]), "model": dict(d["model"])}
+    del old["data"]["benchmark"], old["model"]["path"], old["model"]["template"]
+    want = hashlib.sha256(json.dumps(old, sort_keys=True).encode()).hexdigest()[:8]
+    assert cfg.fingerprint("seed", "data", "model") == want
+    other = from_dict({"model": {"template": "qwen-boxed"}})
+    assert other.fingerprint("seed", "data", "model") != want

@@ -144,13 +144,13 @@ def test_config_cli_prints_the_rendered_overrides(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ data and reward
-def test_parquet_rows_carry_the_pipelines_prompt_and_problem(tiny_base, tmp_path):
+def test_parquet_rows_carry_the_pipelines_prompt_and_problem(tiny_cfg, tiny_base, tmp_path):
     import pandas as pd
 
     from workflow.io import read_jsonl
     from workflow.train import verl_data
 
-    paths = verl_data.run({"train": tiny_base["train"], "val": tiny_base["val"]}, tmp_path)
+    paths = verl_data.run(tiny_cfg, {"train": tiny_base["train"], "val": tiny_base["val"]}, tmp_path)
     df = pd.read_parquet(paths["train"])
     problems = read_jsonl(tiny_base["train"])
     assert len(df) == len(problems)
@@ -237,3 +237,104 @@ def test_reward_manager_marks_truncation_and_shapes_overlong(tiny_cfg, tiny_base
     assert cut["reward_score"] == 0.0 and cut["reward_extra_info"]["truncated"] == 1.0
     shaped = run(manager(8), item(ids + [tok.eos_token_id], 16))  # 12 tokens, budget 16, buffer from 8
     assert shaped["reward_score"] == pytest.approx(1.0 - 4 / 8)
+
+
+# ------------------------------------------------------------------------------------------- paper configs
+PAPER_CONFIGS = ["paper-train", "prorl-train"]
+
+
+def study_config(repo, name):
+    """A study config merged over config/config.yaml, as ``snakemake --configfile`` merges it."""
+    import yaml
+    from test_config import _merge
+
+    default = yaml.safe_load((repo / "config" / "config.yaml").read_text())
+    return from_dict(_merge(default, yaml.safe_load((repo / "config" / f"{name}.yaml").read_text())))
+
+
+@needs_verl
+@pytest.mark.parametrize("name", PAPER_CONFIGS)
+def test_paper_training_configs_pass_verls_validation(name, repo, tiny_base):
+    """Every algorithm of the paper configs, rendered at the paper's scale (nodes, GPUs, batch sizes, lengths),
+    composes and validates against verl. The model path is a local checkpoint (verl's validation reads its HF
+    config; the hub is not reachable here)."""
+    from workflow.train import verl_check
+
+    cfg = study_config(repo, name)
+    assert cfg.rl.engine == "verl" and cfg.rl.verl.device == "cuda"
+    for algo in cfg.rl.algorithms:
+        paths = dataclasses.replace(
+            VR.PLACEHOLDER, model=str(tiny_base["model"]), steps=cfg.rl.steps, save_freq=VR.save_freq(cfg.rl)
+        )
+        composed = verl_check.check(VR.render_run(cfg.rl.algorithm(algo), cfg.rl, paths, algo))
+        assert composed.trainer.nnodes == cfg.rl.verl.nodes
+        assert composed.data.max_response_length == 8192 and composed.actor_rollout_ref.rollout.name == "vllm"
+
+
+@pytest.mark.parametrize("name", PAPER_CONFIGS)
+def test_paper_training_configs_build_their_dag_offline(name, repo, tmp_path):
+    """``snakemake -n`` with no hub: one training job per algorithm and seed, and the sample blocks of every
+    checkpoint on every dataset."""
+    from test_workflow import copy_workflow, snakemake
+
+    cfg = study_config(repo, name)
+    wd = copy_workflow(repo, tmp_path)
+    r = snakemake(wd, "-n", "--configfile", f"config/{name}.yaml", "--quiet", "rules")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    jobs = dict(
+        line.split()[:2]
+        for line in r.stdout.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    )
+    models = 1 + len(cfg.rl.algorithms) * len(cfg.rl.seeds) * len(cfg.rl.save_steps)
+    blocks = sum(len(cfg.sampling.blocks(cfg.samples_per_problem(d))) for d in cfg.sampling.datasets)
+    assert int(jobs["train"]) == len(cfg.rl.algorithms) * len(cfg.rl.seeds)
+    assert int(jobs["sample"]) == models * cfg.sampling.shards * blocks
+    assert jobs["split_benchmark"] == "1" and jobs["verl_data"] == "1" and "pretrain" not in jobs
+
+
+# ------------------------------------------------------------------------------------------ multi-node Ray
+def test_multi_node_ray_comes_up_on_every_node_and_goes_down(tmp_path, monkeypatch):
+    """Under a SLURM allocation of two nodes the launcher starts Ray's head on the first node and a worker on the
+    second with ``srun``, hands the head's address to verl, and stops both afterwards.
+
+    Test double: ``srun`` and ``scontrol`` are scripts that log their arguments (a multi-node allocation cannot
+    exist on this one machine; the one-machine SLURM of tests/test_slurm.py has one node). The srun double runs
+    nothing but a sleep, which the launcher must end."""
+    import logging
+    import os
+    import stat
+    import time
+
+    from workflow.train import verl_launch
+
+    bindir, calls = tmp_path / "bin", tmp_path / "calls"
+    bindir.mkdir()
+    scripts = {
+        "scontrol": 'echo "$@" >> CALLS; printf "gpu-a\\ngpu-b\\n"',
+        "srun": 'echo "srun $@" >> CALLS; case "$*" in *hostname*) echo 127.0.0.1;; *) exec sleep 60;; esac',
+    }
+    for name, body in scripts.items():
+        path = bindir / name
+        path.write_text("#!/bin/sh\n" + body.replace("CALLS", str(calls)) + "\n")
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_JOB_NODELIST", "gpu-[a-b]")
+    monkeypatch.setenv("SLURM_JOB_NUM_NODES", "2")
+    cfg = from_dict({"rl": {"engine": "verl", "verl": {"nodes": 2, "gpus_per_node": 8, "cpus_per_node": 64}}})
+    with verl_launch.ray_cluster(cfg, logging.getLogger("t"), settle=0.5) as address:
+        assert address == "127.0.0.1:6379"
+        lines = calls.read_text().splitlines()
+    head = next(c for c in lines if "--head" in c)
+    worker = next(c for c in lines if "--address=127.0.0.1:6379" in c)
+    assert "-w gpu-a" in head and "--node-ip-address=127.0.0.1" in head and "--num-gpus 8" in head
+    assert "-w gpu-b" in worker and "--num-cpus 64" in worker and "--block" in worker
+    time.sleep(0.5)
+    left = os.popen(f"pgrep -x sleep -P {os.getpid()}").read().split()
+    assert not left, "srun processes left running after the run"
+    # an allocation of another size than rl.verl.nodes fails before anything starts
+    monkeypatch.setenv("SLURM_JOB_NUM_NODES", "2")
+    cfg3 = from_dict({"rl": {"engine": "verl", "verl": {"nodes": 4}}})
+    with pytest.raises(RuntimeError, match="rl.verl.nodes is 4"):
+        with verl_launch.ray_cluster(cfg3, logging.getLogger("t"), settle=0.1):
+            pass

@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import os
+import shutil
 
 import pytest
 import torch
@@ -31,20 +33,21 @@ pytestmark = [
 CPU = {"device": "cpu", "rollout": "hf", "gpus_per_node": 1}
 
 
-def verl_cfg(algo: str, **overrides):
+def verl_cfg(algo: str, save=(2,), steps=2, **overrides):
     d = copy.deepcopy(TINY)
-    d["rl"].update(engine="verl", algorithms=[algo], steps=2, save_steps=[2], state_every=1, verl=CPU)
+    d["rl"].update(
+        engine="verl", algorithms=[algo], steps=steps, save_steps=list(save), state_every=1, verl=CPU
+    )
     d["rl"]["overrides"][algo] = overrides
     return from_dict(d)
 
 
 @pytest.fixture(scope="module")
-def parquet(tiny_base, tmp_path_factory):
+def parquet(tiny_cfg, tiny_base, tmp_path_factory):
     from workflow.train import verl_data
 
-    return verl_data.run(
-        {"train": tiny_base["train"], "val": tiny_base["val"]}, tmp_path_factory.mktemp("pq")
-    )
+    splits = {"train": tiny_base["train"], "val": tiny_base["val"]}
+    return verl_data.run(tiny_cfg, splits, tmp_path_factory.mktemp("pq"))
 
 
 def train(cfg, algo, tiny_base, parquet, out):
@@ -62,40 +65,52 @@ def weights(path):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
-def assert_trained(steps: dict, expected: list[int]):
+def assert_trained(steps: dict, expected: list[int], tol: float = 1e-4):
     assert sorted(steps) == expected, f"metrics for steps {sorted(steps)}, expected {expected}"
     for step, m in steps.items():
         # a step whose groups all got equal rewards has zero advantages and, rightly, a zero gradient
         signal = m["critic/advantages/max"] > 0 or m["critic/advantages/min"] < 0
         assert (m["actor/grad_norm"] > 0) == signal, (step, m["actor/grad_norm"], signal)
         # rollout (HF server) and trainer (FSDP actor) compute the same log-probs: the weights were synced
-        assert m["training/rollout_probs_diff_max"] < 1e-4, (step, m["training/rollout_probs_diff_max"])
+        assert m["training/rollout_probs_diff_max"] < tol, (step, m["training/rollout_probs_diff_max"])
 
 
-def test_grpo_trains_merges_and_samples(tiny_cfg, tiny_base, parquet, tmp_path):
+def test_grpo_trains_resumes_merges_and_samples(tiny_cfg, tiny_base, parquet, tmp_path):
+    """GRPO in two launches: a run stopped after step 1 (its published checkpoint deleted, as Snakemake deletes
+    the outputs of an unfinished job) is continued to step 2. verl resumes from its own step-1 checkpoint, step 1
+    is not trained again, and the step-1 checkpoint is published again from the run's kept copy."""
     from workflow import sample
     from workflow.io import read_jsonl
 
-    cfg = verl_cfg("grpo")
-    saved, steps, _ = train(cfg, "grpo", tiny_base, parquet, tmp_path / "run")
-    assert [p.name for p in saved] == ["step2"]
-    assert_trained(steps, [1, 2])
-    assert any(m["actor/grad_norm"] > 0 for m in steps.values()), "no step had a learning signal: vacuous"
+    run = tmp_path / "run"
+    first, steps1, _ = train(verl_cfg("grpo", save=[1], steps=1), "grpo", tiny_base, parquet, run)
+    assert [p.name for p in first] == ["step1"] and sorted(steps1) == [1]
+    inode = (run / ".kept" / "step1" / "model.safetensors").stat().st_ino
+    shutil.rmtree(first[0])
+    cfg = verl_cfg("grpo", save=[1, 2], steps=2)
+    saved, steps, _ = train(cfg, "grpo", tiny_base, parquet, run)
+    assert [p.name for p in saved] == ["step1", "step2"]
+    assert sorted(steps) == [2], "step 1 was trained again"
+    assert_trained({**steps1, **steps}, [1, 2])
+    assert any(m["actor/grad_norm"] > 0 for m in {**steps1, **steps}.values()), "no learning signal: vacuous"
+    assert os.stat(saved[0] / "model.safetensors").st_ino == inode  # republished, not retrained
+    log = (run / "verl" / "verl.log").read_text()
+    assert "global_step_1" in log  # verl loaded its step-1 checkpoint
     # verl's merger writes bf16: unchanged weights would equal the base rounded to bf16, element for element
-    before, after = weights(tiny_base["model"]), weights(saved[0])
+    before, after = weights(tiny_base["model"]), weights(saved[1])
     changed = sum(int((before[k].bfloat16().float() != after[k]).sum()) for k in before)
     total = sum(v.numel() for v in before.values())
     assert changed > 0.01 * total, f"{changed} of {total} weights moved"
     out = sample.run(
-        tiny_cfg, "grpo-s0-step2", saved[0], tiny_base["test"], "test", 0, 0, tmp_path / "s.jsonl"
+        tiny_cfg, "grpo-s0-step2", saved[1], tiny_base["test"], "test", 0, 0, tmp_path / "s.jsonl"
     )
     rows = read_jsonl(out)
     assert rows and all(isinstance(r["completion"], str) for r in rows)
-    # a second call finds the run finished: no launch, same checkpoint
-    state = json.loads((tmp_path / "run" / "verl" / "state.json").read_text())
+    # a third call finds the run finished: no launch, same checkpoints
+    state = json.loads((run / "verl" / "state.json").read_text())
     assert state["done"] == 2 and state["resets"] == []
-    again, steps2, _ = train(cfg, "grpo", tiny_base, parquet, tmp_path / "run")
-    assert again == saved and not steps2
+    again, steps3, _ = train(cfg, "grpo", tiny_base, parquet, run)
+    assert again == saved and not steps3
 
 
 def test_prorl_reference_reset_is_a_new_stage(tiny_base, parquet, tmp_path):

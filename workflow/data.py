@@ -1,11 +1,18 @@
-"""Data preparation: seeded train / validation / test splits of Countdown-3 problems.
+"""Data preparation: seeded train / validation / test splits of Countdown-3 problems or of a benchmark.
 
-Consumes: the ``data`` config section and the run seed. Produces ``results/<study>/data/{train,val,test}.jsonl``,
-one problem per line: ``id`` (stable, derived from the content: ``cd3-<a>-<b>-<c>-<target>``), ``split``,
-``numbers``, ``target``, ``prompt``, ``answer`` (= target), ``solutions`` (every valid trace),
-``num_solutions`` and ``difficulty`` (bins of the solution count).
+Consumes: the ``data`` config section and the run seed; with ``data.task: benchmark`` also the benchmark's
+problems (``results/<study>/data/<benchmark>.jsonl``, written by ``workflow.benchmarks``). Produces
+``results/<study>/data/{train,val,test}.jsonl``, one problem per line with its ``split``.
 
-Run: ``python -m workflow.data --config config/config.yaml --out results/<study>/data``.
+- countdown: ``id`` (stable, derived from the content: ``cd3-<a>-<b>-<c>-<target>``), ``numbers``, ``target``,
+  ``prompt``, ``answer`` (= target), ``solutions`` (every valid trace), ``num_solutions`` and ``difficulty`` (bins
+  of the solution count).
+- benchmark: the benchmark's rows, shuffled with a generator seeded by (run seed, "data", benchmark name): the
+  first ``num_train`` are the train split, the next ``num_test`` the test split, and validation is the first
+  ``num_val`` test problems (Yue et al. Sec. 4.3 split Omni-MATH-Rule 2,000 / 821 without releasing the split;
+  this one is reproducible from the seed).
+
+Run: ``python -m workflow.data --config config/config.yaml --out results/<study>/data [--source B.jsonl]``.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from workflow.config import Config, DataConfig, load_config
-from workflow.io import derive_seed, write_jsonl
+from workflow.io import derive_seed, read_jsonl, write_jsonl
 from workflow.logs import stage
 from workflow.tasks import countdown
 
@@ -72,14 +79,38 @@ def generate(cfg: DataConfig, seed: int) -> dict[str, list[dict]]:
     return out
 
 
-def run(cfg: Config, out_dir: str | Path) -> dict[str, Path]:
+def split_benchmark(problems: list[dict], cfg: DataConfig, seed: int) -> dict[str, list[dict]]:
+    """Seeded train / test split of a benchmark's problems; validation is the head of the test split."""
+    need = cfg.num_train + cfg.num_test
+    if len(problems) < need:
+        raise ValueError(
+            f"data: benchmark {cfg.benchmark!r} has {len(problems)} problems, fewer than num_train + num_test "
+            f"= {need}"
+        )
+    order = sorted(problems, key=lambda p: str(p["id"]))  # independent of the file's row order
+    random.Random(derive_seed(seed, "data", cfg.benchmark)).shuffle(order)
+    train, test = order[: cfg.num_train], order[cfg.num_train : need]
+    return {
+        "train": [dict(p, split="train") for p in train],
+        "val": [dict(p, split="val") for p in test[: cfg.num_val]],
+        "test": [dict(p, split="test") for p in test],
+    }
+
+
+def run(cfg: Config, out_dir: str | Path, source: str | Path | None = None) -> dict[str, Path]:
     with stage("data") as s:
-        splits = generate(cfg.data, cfg.seed)
+        if cfg.data.task == "benchmark":
+            if source is None:
+                raise ValueError(f"data.task benchmark: pass the problems of {cfg.data.benchmark!r} (--source)")
+            s.read(source)
+            splits = split_benchmark(read_jsonl(source), cfg.data, cfg.seed)
+        else:
+            splits = generate(cfg.data, cfg.seed)
         paths = {}
         for split, rows in splits.items():
             paths[split] = Path(out_dir) / f"{split}.jsonl"
             write_jsonl(paths[split], rows)
-            levels = Counter(r["difficulty"] for r in rows)
+            levels = Counter(str(r.get("difficulty")) for r in rows)
             s.info("%s: %d problems, difficulty %s", split, len(rows), dict(sorted(levels.items())))
         s.wrote(*paths.values())
     return paths
@@ -89,8 +120,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True)
     ap.add_argument("--out", required=True, help="output directory")
+    ap.add_argument("--source", default=None, help="the benchmark's problems (data.task: benchmark)")
     a = ap.parse_args(argv)
-    run(load_config(a.config), a.out)
+    run(load_config(a.config), a.out, a.source)
 
 
 if __name__ == "__main__":

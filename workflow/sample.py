@@ -43,9 +43,10 @@ def question(problem: dict) -> str:
 
 
 def model_settings(cfg: Config, model: str) -> tuple[str, str | None]:
-    """(template name, hub revision) of a model: from ``models`` in evaluation studies, else plain."""
+    """(template name, hub revision) of a model: from ``models`` in evaluation studies, else the training
+    study's ``model.template`` (its base model and every RL checkpoint)."""
     spec = cfg.models.get(model)
-    return (spec.template, spec.revision) if spec else ("plain", None)
+    return (spec.template, spec.revision) if spec else (cfg.model.template, None)
 
 
 def block_range(cfg: Config, dataset: str, start: int) -> tuple[int, int]:

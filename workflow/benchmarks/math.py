@@ -179,3 +179,23 @@ def omni_math(index: int, row: dict[str, Any], *, rule_filter: bool = False) -> 
         "difficulty": _text(difficulty) if difficulty is not None else "unknown",
         "meta": {"domain": row.get("domain"), "source": row.get("source"), "idx": row.get("idx")},
     }
+
+
+@register(
+    "deepscaler",
+    "math",
+    HubSource(
+        "agentica-org/DeepScaleR-Preview-Dataset",
+        None,
+        "train",
+        "40,315 problems (AIME, AMC, Omni-MATH, STILL): ProRL's math training domain (paper.md section 2.5)",
+    ),
+)
+def deepscaler(index: int, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": f"deepscaler/{index}",
+        "question": _field(row, "problem", "question"),
+        "answer": _text(row["answer"]),
+        "reference": row.get("solution"),
+        "meta": {},
+    }

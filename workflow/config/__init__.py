@@ -62,10 +62,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Procedurally generated Countdown-3 problems (see ``workflow/tasks/countdown.py``)."""
+    """The problems a training study trains and is evaluated on: procedurally generated Countdown-3 problems
+    (``workflow/tasks/countdown.py``), or a benchmark of ``benchmarks`` split by the pipeline (``task:
+    benchmark``, e.g. Omni-MATH-Rule for Yue et al. Sec. 4.3)."""
 
     task: str = "countdown"
-    """Problem family; only ``countdown`` exists so far."""
+    """``countdown`` (the embedded toy task) or ``benchmark`` (problems of ``data.benchmark``, split with the run
+    seed into ``num_train`` train and ``num_test`` test problems; validation is the first ``num_val`` test
+    problems, used only to monitor training and time reference resets)."""
+    benchmark: str | None = None
+    """``task: benchmark``: the ``benchmarks`` key whose problems are split."""
     max_number: int = 15
     """Given numbers are drawn (as a multiset of three) from 1..max_number."""
     max_value: int = 255
@@ -83,9 +89,13 @@ class DataConfig:
     """Problems in the held-out test split (sampled at large k)."""
 
     def __post_init__(self) -> None:
-        if self.task != "countdown":
-            raise ConfigError(f"data.task: unknown task {self.task!r}; valid: ['countdown']")
+        if self.task not in ("countdown", "benchmark"):
+            raise ConfigError(f"data.task: unknown task {self.task!r}; valid: ['benchmark', 'countdown']")
+        if (self.task == "benchmark") != (self.benchmark is not None):
+            raise ConfigError("data.benchmark: set it (a benchmarks key) exactly when data.task is benchmark")
         _positive(self, "max_number", "max_value", "num_train", "num_val", "num_test")
+        if self.task == "benchmark" and self.num_val > self.num_test:
+            raise ConfigError("data.num_val: validation is drawn from the test split, so num_val <= num_test")
         if self.min_solutions < 2:
             raise ConfigError("data.min_solutions: must be >= 2 so every problem has several solution paths")
         if (
@@ -97,7 +107,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The tiny decoder-only base model (a scaled-down Llama) and its supervised training."""
+    """The base model: the tiny decoder-only Llama the study pretrains (the embedded default), or an existing
+    checkpoint (``path``), which is not pretrained."""
+
+    path: str | None = None
+    """An existing base checkpoint (hub id or local directory), e.g. ``Qwen/Qwen2.5-7B``: no pretraining; the
+    fields below but ``template`` are then unused."""
+    template: str = "plain"
+    """Prompt template of the base model and its RL checkpoints (a built-in or ``templates`` key), for training
+    prompts and sampling alike."""
 
     n_layer: int = 3
     """Transformer blocks."""
@@ -200,8 +218,11 @@ class Config:
         if not self.study or any(c in self.study for c in "/ {}"):
             raise ConfigError("study: must be a non-empty name without '/', spaces or braces")
         _positive(self, "threads")
-        if self.models or self.benchmarks or self.comparisons:
+        if self.models or self.comparisons:
             self._check_evaluation()
+        else:
+            self._check_training()
+        self._check_benchmarks()
 
     @property
     def evaluation(self) -> bool:
@@ -221,7 +242,36 @@ class Config:
         """This config with every template its models use written out under ``templates`` (built-in ones
         included), so the resolved config file records the exact prompt text a study sampled with."""
         used = {m.template: self.template(m.template) for m in self.models.values()}
+        if not self.evaluation:
+            used[self.model.template] = self.template(self.model.template)
         return dataclasses.replace(self, templates={**used, **self.templates})
+
+    def _check_training(self) -> None:
+        """A training study: its data, base model, template and sampled datasets fit together."""
+        try:
+            self.template(self.model.template)
+        except ConfigError as err:
+            raise ConfigError(f"model.template: {err}") from None
+        for key in self.benchmarks:
+            if not key or any(c in key for c in "/ {}_") or key in ("base", "train", "val", "test"):
+                raise ConfigError(f"benchmarks.{key}: names must be without '/', '_', spaces or braces, not a split")
+        if self.data.task == "benchmark":
+            if self.data.benchmark not in self.benchmarks:
+                raise ConfigError(
+                    f"data.benchmark: {self.data.benchmark!r} is not in benchmarks; valid: {sorted(self.benchmarks)}"
+                )
+            if self.model.path is None:
+                raise ConfigError("data.task benchmark trains an existing model: set model.path")
+            if self.rl.engine != "verl":
+                raise ConfigError(
+                    "data.task benchmark: the builtin trainer trains the countdown task only; use rl.engine: verl"
+                )
+        for d in self.sampling.datasets:
+            if d not in ("train", "val", "test") and d not in self.benchmarks:
+                raise ConfigError(
+                    f"sampling.datasets: {d!r} is neither a split (train, val, test) nor in benchmarks "
+                    f"({sorted(self.benchmarks)})"
+                )
 
     def _check_evaluation(self) -> None:
         if not (self.models and self.benchmarks and self.comparisons):
@@ -254,6 +304,7 @@ class Config:
                     raise ConfigError(
                         f"{where}.benchmarks: {b!r} is not in benchmarks; valid: {sorted(self.benchmarks)}"
                     )
+    def _check_benchmarks(self) -> None:
         from workflow import benchmarks
 
         for name, b in self.benchmarks.items():
@@ -289,8 +340,20 @@ class Config:
         """Short stable hash of the given sections (all if none): the part of a run id that changes
         when the settings that produced a result change."""
         d = self.to_dict()
+        for (section, key), default in _ADDED_LATER.items():  # absent at their default, as before they existed
+            if d.get(section, {}).get(key, default) == default:
+                d.get(section, {}).pop(key, None)
         picked = {s: d[s] for s in sections} if sections else d
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:8]
+
+
+_ADDED_LATER: dict[tuple[str, str], Any] = {
+    ("data", "benchmark"): None,
+    ("model", "path"): None,
+    ("model", "template"): "plain",
+}
+"""Fields added after studies had results: a fingerprint leaves them out while they hold their default, so
+upgrading the code does not rerun finished stages whose settings did not change."""
 
 
 def from_dict(values: dict[str, Any]) -> Config:

@@ -59,9 +59,6 @@ class SamplingConfig:
             raise ConfigError("sampling.gpu_memory_utilization must be in (0, 1]")
         _choice(self, "backend", ("transformers", "vllm"))
         _choice(self, "dtype", ("auto", "float32", "bfloat16", "float16"))
-        for d in self.datasets:
-            if d not in ("train", "val", "test"):
-                raise ConfigError(f"sampling.datasets: unknown split {d!r}; valid: ['train', 'val', 'test']")
 
     def blocks(self, n: int) -> list[tuple[int, int]]:
         """[start, stop) sample-index ranges of the blocks of ``n`` samples."""

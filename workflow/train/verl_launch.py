@@ -153,9 +153,10 @@ def ray_start_commands(
 
 
 @contextmanager
-def ray_cluster(cfg: Config, log):
+def ray_cluster(cfg: Config, log, settle: float = 10.0):
     """Yields the Ray address for ``main_ppo``: None (it starts a local Ray) or the head of a multi-node Ray
-    brought up on this SLURM allocation and torn down afterwards."""
+    brought up on this SLURM allocation and torn down afterwards (``settle``: seconds for the head, then the
+    workers, to come up)."""
     nodes = slurm_nodes()
     if not nodes:
         yield None
@@ -176,8 +177,8 @@ def ray_cluster(cfg: Config, log):
         for i, cmd in enumerate(ray_start_commands(nodes, ip, v.cpus_per_node, v.gpus_per_node)):
             log.info("ray on %s: %s", nodes[i], shlex.join(cmd))
             procs.append(subprocess.Popen(cmd))
-            time.sleep(10 if i == 0 else 2)  # the head must be up before workers join
-        time.sleep(10)
+            time.sleep(settle if i == 0 else settle / 5)  # the head must be up before workers join
+        time.sleep(settle)
         yield f"{ip}:6379"
     finally:
         for p in procs:

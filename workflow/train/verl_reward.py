@@ -56,12 +56,14 @@ def compute_score(
     except (KeyError, TypeError, ValueError):
         verdict = Verdict(False, "unknown_problem")
     else:
+        cfg = _config(config)
         row = {
             "problem_id": problem.get("id"),
-            "completion": solution_str,
+            # the pipeline scores prefill + generated text (workflow.backends); verl's response is the generated part
+            "completion": cfg.template(cfg.model.template).prefill + solution_str,
             "finish_reason": info.get("finish_reason", "stop"),
         }
-        (verdict,) = verify_rows([row], {problem.get("id"): problem}, _config(config))
+        (verdict,) = verify_rows([row], {problem.get("id"): problem}, cfg)
     return {
         "score": float(reward_correct if verdict.correct else reward_wrong),
         "acc": float(verdict.correct),
