@@ -101,7 +101,9 @@ def run(cfg: Config, out_dir: str | Path, source: str | Path | None = None) -> d
     with stage("data") as s:
         if cfg.data.task == "benchmark":
             if source is None:
-                raise ValueError(f"data.task benchmark: pass the problems of {cfg.data.benchmark!r} (--source)")
+                raise ValueError(
+                    f"data.task benchmark: pass the problems of {cfg.data.benchmark!r} (--source)"
+                )
             s.read(source)
             splits = split_benchmark(read_jsonl(source), cfg.data, cfg.seed)
         else:

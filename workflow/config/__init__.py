@@ -254,7 +254,9 @@ class Config:
             raise ConfigError(f"model.template: {err}") from None
         for key in self.benchmarks:
             if not key or any(c in key for c in "/ {}_") or key in ("base", "train", "val", "test"):
-                raise ConfigError(f"benchmarks.{key}: names must be without '/', '_', spaces or braces, not a split")
+                raise ConfigError(
+                    f"benchmarks.{key}: names must be without '/', '_', spaces or braces, not a split"
+                )
         if self.data.task == "benchmark":
             if self.data.benchmark not in self.benchmarks:
                 raise ConfigError(
@@ -304,6 +306,7 @@ class Config:
                     raise ConfigError(
                         f"{where}.benchmarks: {b!r} is not in benchmarks; valid: {sorted(self.benchmarks)}"
                     )
+
     def _check_benchmarks(self) -> None:
         from workflow import benchmarks
 
@@ -340,7 +343,10 @@ class Config:
         """Short stable hash of the given sections (all if none): the part of a run id that changes
         when the settings that produced a result change."""
         d = self.to_dict()
-        for (section, key), default in _ADDED_LATER.items():  # absent at their default, as before they existed
+        for (
+            section,
+            key,
+        ), default in _ADDED_LATER.items():  # absent at their default, as before they existed
             if d.get(section, {}).get(key, default) == default:
                 d.get(section, {}).pop(key, None)
         picked = {s: d[s] for s in sections} if sections else d
