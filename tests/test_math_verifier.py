@@ -429,3 +429,19 @@ def test_every_reference_answer_is_accepted_and_its_perturbations_rejected(check
             print(f"  {kind} failed: problem {i} ref={ref!r} completion={text!r} -> {v}")
     for kind, threshold in THRESHOLDS.items():
         assert rates[kind] >= threshold, failures[kind][:10]
+
+
+def test_percentages_do_not_depend_on_the_antlr_runtime():
+    """Hydra (and so verl) pins antlr4-python3-runtime 4.9, under which latex2sympy's parser cannot read ``\\%``;
+    under 4.13 it builds ``X * UnevaluatedExpr(1/100)``. The checker builds that form itself, so a percentage gets the
+    same verdict in either environment (this suite passes under both; the test env has the one verl needs)."""
+    from importlib.metadata import version
+
+    from sympy import Rational, UnevaluatedExpr
+
+    from workflow.tasks.math import _parse, equivalent
+
+    parsed = _parse("50\\%")
+    assert parsed[0].has(UnevaluatedExpr(Rational(1, 100))), (version("antlr4-python3-runtime"), parsed)
+    assert equivalent("50\\%", "0.5") and equivalent("50\\%", "50") and not equivalent("50\\%", "5")
+    assert equivalent("12.5\\%", "0.125") and not equivalent("12.5\\%", "0.15")

@@ -13,6 +13,7 @@ from workflow import model as M
 from workflow.config import PRESETS
 from workflow.tracking import MemoryTracker
 from workflow.train import builtin as train
+from workflow.train.checkpoints import KEPT
 
 
 def _weights(path):
@@ -106,7 +107,7 @@ def test_killed_job_keeps_its_finished_checkpoints(tiny_cfg, tiny_base, tmp_path
         train.kept_dir(run2, 2) / "config.json"
     ).stat().st_ino  # a hard link, not a second copy
     # an older run's layout: a state at step 4 and no checkpoint anywhere
-    shutil.rmtree(run2 / train.KEPT)
+    shutil.rmtree(run2 / KEPT)
     for st in (2, 4):
         shutil.rmtree(train.checkpoint_dir(run2, st))
     tracker = MemoryTracker()

@@ -153,3 +153,42 @@ def test_reduced_study_through_snakemake_with_the_verl_engine(repo, tmp_path):
     assert (res / "train" / "grpo-s0" / "verl" / "state.json").exists()
     log = (wd / "logs" / "tiny" / "train" / "grpo-s0.log").read_text()
     assert "(verl)" in log and "step 2: saved" in log
+
+
+def test_a_benchmark_training_study_through_snakemake(repo, tiny_base, tmp_path):
+    """``data.task: benchmark`` end to end: an existing base model (``model.path``: the tests' tiny model, whose
+    word-level tokenizer reads most of these questions as unknown words; the path, not the score, is under test),
+    a benchmark generated offline (Reasoning Gym arithmetic) split by the pipeline, verl training with the Gym
+    scorer as reward, then sampling the test split, verification and the pass@k tables. No pretraining runs."""
+    import pandas as pd
+    import yaml
+    from test_workflow import copy_workflow, snakemake
+
+    from workflow.io import read_jsonl
+
+    wd = copy_workflow(repo, tmp_path)
+    study = copy.deepcopy(TINY)
+    study.update(
+        study="tinybench",
+        data={"task": "benchmark", "benchmark": "arith", "num_train": 40, "num_test": 16, "num_val": 8},
+        model={"path": str(tiny_base["model"]), "template": "plain"},
+        benchmarks={
+            "arith": {"loader": "gym", "options": {"task": "basic_arithmetic", "size": 60, "seed": 0}}
+        },
+        sampling={"n": 4, "shards": 1, "batch_size": 64},
+    )
+    study["rl"].update(
+        engine="verl", algorithms=["grpo"], steps=1, save_steps=[1], verl=dict(CPU, max_prompt_length=64)
+    )
+    (wd / "bench.yaml").write_text(yaml.safe_dump(study))
+    r = snakemake(wd, "--cores", "2", "--configfile", "bench.yaml")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    assert "rule pretrain" not in r.stdout + r.stderr
+    res = wd / "results" / "tinybench"
+    splits = {s: read_jsonl(res / "data" / f"{s}.jsonl") for s in ("train", "val", "test")}
+    assert [len(v) for v in splits.values()] == [40, 8, 16]
+    assert not {p["id"] for p in splits["train"]} & {p["id"] for p in splits["test"]}
+    verified = read_jsonl(res / "verified" / "grpo-s0-step1" / "test" / "shard0.jsonl")
+    assert len(verified) == 16 * 4 and all(isinstance(v["correct"], bool) for v in verified)
+    passk = pd.read_csv(res / "tables" / "passk_test.csv")
+    assert set(passk.model) == {"base", "grpo-s0-step1"}

@@ -1,7 +1,7 @@
 """Registries of pure tensor functions: advantage estimators, policy losses, loss aggregation, KL.
 
 Consumes: per-token tensors of a rollout batch (shapes below). Produces: advantages, per-token losses and
-scalar losses. Imports torch only. ``workflow.train`` looks every function up by its registry key and never
+scalar losses. Imports torch only. ``workflow.train.builtin`` looks every function up by its registry key and never
 branches on an algorithm's name; a new variant is a function, a formula test and a preset.
 
 Conventions follow verl 0.9.1 (``verl/trainer/ppo/core_algos.py``; see shared reference ``algorithms.md``):

@@ -41,6 +41,7 @@ olympiadbench   Hothan/OlympiadBench, OE_TO_maths_en_COMP, train
 aime24          HuggingFaceH4/aime_2024, train
 amc23           math-ai/amc23, test
 omni_math       KbsdJames/Omni-MATH, test                                   rule_filter
+deepscaler      agentica-org/DeepScaleR-Preview-Dataset, train
 humaneval_plus  evalplus/humanevalplus, test
 livecodebench   lighteval/code_generation_lite, release_v5, test            date_from, date_to, private_tests
 gym             none: generated offline by reasoning_gym                    task, size, seed, config

@@ -101,7 +101,32 @@ def _parse(answer: str) -> list:
     # Only the box: without an anchor-free fallback math-verify would pull a fragment (a fraction, a number)
     # out of an answer it cannot parse whole. Unparseable answers fall back to their normalised string.
     config = LatexExtractionConfig(boxed_match_priority=0, try_extract_without_anchor=False)
-    return parse("\\boxed{" + answer + "}", [config], parsing_timeout=None)
+    parsed = parse("\\boxed{" + answer + "}", [config], parsing_timeout=None)
+    if _PERCENT.search(answer) and not _is_percentage(parsed):
+        # ``X\\%`` as ``X * UnevaluatedExpr(1/100)``, the form math-verify's percentage rules recognise, whatever
+        # the ANTLR runtime: latex2sympy's parser for runtime 4.13 builds that form, its parser for 4.9 (which Hydra,
+        # and so verl, pins) cannot read the sign at all, which would make verdicts depend on the environment
+        number = parse("\\boxed{" + _PERCENT.sub("", answer) + "}", [config], parsing_timeout=None)
+        if number and _is_expr(number[0]):
+            from sympy import Mul, Rational, UnevaluatedExpr
+
+            return [Mul(number[0], UnevaluatedExpr(Rational(1, 100))), answer]
+    return parsed
+
+
+_PERCENT = re.compile(r"\s*\\%$")
+
+
+def _is_expr(x: Any) -> bool:
+    from sympy import Expr
+
+    return isinstance(x, Expr)
+
+
+def _is_percentage(parsed: list) -> bool:
+    from sympy import Rational, UnevaluatedExpr
+
+    return bool(parsed) and _is_expr(parsed[0]) and parsed[0].has(UnevaluatedExpr(Rational(1, 100)))
 
 
 # Relative tolerance for two numbers, as the official grader (Qwen2.5-Math ``math_equal``: isclose, rel_tol 1e-4).

@@ -43,6 +43,7 @@ from workflow import tracking
 from workflow.config import Config
 from workflow.io import atomic_path, derive_seed
 from workflow.logs import stage
+from workflow.train import verl_check
 from workflow.train import verl_render as VR
 from workflow.train.checkpoints import checkpoint_dir, kept_dir, publish, restore_checkpoints
 
@@ -302,6 +303,7 @@ def run(
                 if address:  # join the cluster brought up on the allocation (Ray refuses num_cpus then)
                     joined = [f"+ray_kwargs.ray_init.address={address}", "ray_kwargs.ray_init.num_cpus=null"]
                     overrides = VR.merge_overrides(overrides, joined)
+                verl_check.check(overrides)  # verl's own validation, in seconds, before Ray starts
                 attempt = len(list((sdir / "metrics").glob("metrics-*.jsonl")))
                 s.info(
                     "stage %d: steps %d..%d (verl steps %d..%d)",
