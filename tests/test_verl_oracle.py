@@ -130,7 +130,7 @@ def test_gae(seed, gamma, lam):
     assert torch.allclose(ours_ret[valid], theirs_ret[valid], atol=ATOL)
 
 
-MODES = ["token-mean", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm"]
+MODES = ["token-mean", "token-sum", "seq-mean-token-sum", "seq-mean-token-mean", "seq-mean-token-sum-norm"]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -164,6 +164,35 @@ def test_policy_loss(seed, mode, clip):
     assert A.masked_mean(metrics["approx_kl"], m).item() == pytest.approx(ppo_kl.item(), abs=ATOL)
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_policy_loss_and_ppo_kl_beyond_the_log_ratio_clamp(mode):
+    """Log-ratios beyond +-20 (a token the behaviour policy found near-impossible, or the reverse): verl clamps
+    the log-ratio before the ratio and logs ``ppo_kl`` of the clamped value; an unclamped metric differs here."""
+    _, m, _, g = random_batch(0)
+    b, t = m.shape
+    old = -torch.rand(b, t, generator=g) * 3
+    new = old.clone()
+    new[0, 0], new[1, 0], new[2, 0] = old[0, 0] + 35.0, old[1, 0] - 45.0, old[2, 0] + 25.0
+    m[0, 0] = m[1, 0] = m[2, 0] = 1.0
+    adv = torch.randn(b, t, generator=g) * 2
+    loss_mat, metrics = A.POLICY_LOSSES["vanilla"](A.PolicyLossInput(new, old, adv, 0.2, 0.28, 10.0))
+    pg_loss, _, ppo_kl, _ = core.compute_policy_loss(
+        old,
+        new,
+        adv,
+        m,
+        cliprange=0.2,
+        cliprange_low=0.2,
+        cliprange_high=0.28,
+        clip_ratio_c=10.0,
+        loss_agg_mode=mode,
+    )
+    assert A.AGGREGATIONS[mode](loss_mat, m, None).item() == pytest.approx(pg_loss.item(), rel=1e-5, abs=ATOL)
+    ours_kl = A.masked_mean(metrics["approx_kl"], m).item()
+    assert ours_kl == pytest.approx(ppo_kl.item(), abs=ATOL)
+    assert abs(ours_kl - A.masked_mean(old - new, m).item()) > 1e-3  # the clamp matters in this batch
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("mode", MODES)
 def test_aggregation(seed, mode):
@@ -177,7 +206,23 @@ def test_aggregation(seed, mode):
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize(
-    "name", ["k1", "kl", "abs", "k2", "mse", "k3", "low_var_kl", "k1+", "abs+", "k3+", "low_var_kl+"]
+    "name",
+    [
+        "k1",
+        "kl",
+        "abs",
+        "k2",
+        "mse",
+        "k3",
+        "low_var_kl",
+        "k1+",
+        "kl+",
+        "abs+",
+        "k2+",
+        "mse+",
+        "k3+",
+        "low_var_kl+",
+    ],
 )
 def test_kl_estimators_values_and_gradients(seed, name):
     g = torch.Generator().manual_seed(seed)

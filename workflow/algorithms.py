@@ -253,7 +253,8 @@ def clipped_policy_loss(x: PolicyLossInput) -> tuple[torch.Tensor, dict[str, tor
 
     rho = exp(clamp(logp - logp_old, -20, 20)); l1 = -A rho; l2 = -A clip(rho, 1 - eps_lo, 1 + eps_hi);
     l = max(l1, l2); for A < 0 additionally l = min(l, -A c). Shapes: [B, T] -> [B, T].
-    Metrics (per token, to be masked-averaged): ``clipfrac`` = [l2 > l1], ``clipfrac_lower`` = dual clip active.
+    Metrics (per token, to be masked-averaged): ``clipfrac`` = [l2 > l1], ``clipfrac_lower`` = dual clip active,
+    ``approx_kl`` = -clamp(logp - logp_old, -20, 20) (verl's ``ppo_kl``, clamped as the ratio is).
     """
     log_ratio = (x.log_prob - x.old_log_prob).clamp(-20.0, 20.0)
     ratio = torch.exp(log_ratio)
@@ -266,7 +267,7 @@ def clipped_policy_loss(x: PolicyLossInput) -> tuple[torch.Tensor, dict[str, tor
     metrics = {
         "clipfrac": (l2 > l1).float(),
         "clipfrac_lower": ((clipped > l3) & (x.advantages < 0)).float(),
-        "approx_kl": (x.old_log_prob - x.log_prob).detach(),
+        "approx_kl": (-log_ratio).detach(),  # verl's ppo_kl: of the clamped log-ratio
     }
     return loss, metrics
 
@@ -283,6 +284,12 @@ def _num_seqs(mask: torch.Tensor) -> torch.Tensor:
 def agg_token_mean(loss: torch.Tensor, mask: torch.Tensor, scale: float | None = None) -> torch.Tensor:
     """sum_{i,t} l m / sum_{i,t} m (DAPO's token-level loss; verl default)."""
     return masked_mean(loss, mask)
+
+
+@AGGREGATIONS.register("token-sum")
+def agg_token_sum(loss: torch.Tensor, mask: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+    """sum_{i,t} l m: no normalisation at all (verl ``token-sum``; the loss grows with the batch's tokens)."""
+    return (loss * mask).sum()
 
 
 @AGGREGATIONS.register("seq-mean-token-sum")
@@ -348,7 +355,7 @@ def _straight_through(base: Callable) -> Callable:
     return fn
 
 
-for _name in ("k1", "kl", "abs", "k3", "low_var_kl"):
+for _name in ("k1", "kl", "abs", "k2", "mse", "k3", "low_var_kl"):
     KL_ESTIMATORS.register(f"{_name}+")(_straight_through(KL_ESTIMATORS[_name]))
 
 
