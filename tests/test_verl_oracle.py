@@ -3,7 +3,8 @@ to 1e-5 on random batches, including groups of one response and all-equal groups
 
 verl is an optional test extra (``bash run.sh test`` installs it; see run.sh); without it the module skips.
 Test double: verl's ``core_algos`` imports ray at module top for its distributed trainer. When ray is not
-installed a stub module stands in for it; none of the pure functions compared here calls ray.
+installed (verl without its dependencies) a stub module stands in for it while these imports run, and is removed
+from ``sys.meta_path`` and ``sys.modules`` after them; none of the pure functions compared here calls ray.
 """
 
 from __future__ import annotations
@@ -38,10 +39,17 @@ class _RayStub(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 if importlib.util.find_spec("verl") is None:
     pytest.skip("verl==0.9.1 not installed (optional oracle extra)", allow_module_level=True)
-if importlib.util.find_spec("ray") is None:
-    sys.meta_path.insert(0, _RayStub())
-core = pytest.importorskip("verl.trainer.ppo.core_algos")
-AlgoConfig = pytest.importorskip("verl.trainer.config").AlgoConfig
+_stub = _RayStub() if importlib.util.find_spec("ray") is None else None
+if _stub is not None:
+    sys.meta_path.insert(0, _stub)
+try:
+    core = pytest.importorskip("verl.trainer.ppo.core_algos")
+    AlgoConfig = pytest.importorskip("verl.trainer.config").AlgoConfig
+finally:  # the stub serves these imports only: it must not make later tests (vLLM's) believe Ray exists
+    if _stub is not None:
+        sys.meta_path.remove(_stub)
+        for _name in [m for m in sys.modules if m == "ray" or m.startswith("ray.")]:
+            del sys.modules[_name]
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # verl's deprecated positional API
 ATOL = 1e-5
