@@ -338,3 +338,31 @@ def test_multi_node_ray_comes_up_on_every_node_and_goes_down(tmp_path, monkeypat
     with pytest.raises(RuntimeError, match="rl.verl.nodes is 4"):
         with verl_launch.ray_cluster(cfg3, logging.getLogger("t"), settle=0.1):
             pass
+
+
+@needs_verl
+def test_math_reward_is_the_math_verdict_with_one_persistent_checker(tiny_cfg, tmp_path):
+    """A math problem's reward is MathChecker's verdict (truncation included), from one checker kept across
+    calls (a verl reward worker scores thousands of rollouts)."""
+    from workflow.train import verl_reward
+    from workflow.verify import verify_rows
+
+    cfg_path = tmp_path / "c.json"
+    cfg_path.write_text(json.dumps(tiny_cfg.to_dict()))
+    p = {"id": "m/0", "kind": "math", "question": "Half of one?", "answer": "\\frac{1}{2}"}
+    info = {"problem": json.dumps(p)}
+    cases = [
+        ("so \\boxed{0.5}", "stop"),
+        ("\\boxed{50\\%}", "stop"),
+        ("\\boxed{0.5}", "length"),
+        ("\\boxed{2}", "stop"),
+    ]
+    for text, finish in cases:
+        got = verl_reward.compute_score(
+            "math", text, "", dict(info, finish_reason=finish), config=str(cfg_path)
+        )
+        (want,) = verify_rows(
+            [{"problem_id": "m/0", "completion": text, "finish_reason": finish}], {"m/0": p}, tiny_cfg
+        )
+        assert got["acc"] == float(want.correct), (text, finish)
+    assert verl_reward._math_checker.cache_info().misses == 1  # one checker for all four calls

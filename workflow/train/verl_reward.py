@@ -18,9 +18,23 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import threading
 
 from verl import DataProto
 from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
+
+_MATH_LOCK = threading.Lock()
+"""verl's reward loop calls the reward function from an executor's threads; one checker serves them in turn."""
+
+
+@functools.lru_cache(maxsize=4)
+def _math_checker(path: str):
+    """The math checker of ``workflow.verify`` (math-verify in worker processes, verdicts cached), kept for the
+    life of the reward worker: starting its processes for every rollout would cost more than checking it."""
+    from workflow.tasks.math import MathChecker
+
+    v = _config(path).verification
+    return MathChecker(workers=1, timeout=v.math_timeout)
 
 
 @functools.lru_cache(maxsize=4)
@@ -63,7 +77,13 @@ def compute_score(
             "completion": cfg.template(cfg.model.template).prefill + solution_str,
             "finish_reason": info.get("finish_reason", "stop"),
         }
-        (verdict,) = verify_rows([row], {problem.get("id"): problem}, cfg)
+        if problem.get("kind") == "math":  # one persistent checker per process, not a worker pool per call
+            with _MATH_LOCK:
+                verdict = _math_checker(config).check(
+                    problem.get("answer"), row["completion"], row["finish_reason"]
+                )
+        else:
+            (verdict,) = verify_rows([row], {problem.get("id"): problem}, cfg)
     return {
         "score": float(reward_correct if verdict.correct else reward_wrong),
         "acc": float(verdict.correct),
