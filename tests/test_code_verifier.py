@@ -310,3 +310,64 @@ def test_limits(prog, status, stderr):
     assert res.status == status, res
     assert stderr in res.stderr
     assert not os.path.exists(res.workdir)
+
+
+# A reward-hacking program: it does not compute the answer; it looks for the tests anywhere the sandbox might
+# expose them (its directory and dotfiles, /tmp, its arguments, environment and open file descriptors), and
+# answers with the expected value it finds there. It passes exactly when the tests are visible.
+TEST_THIEF = '''
+import os, re
+
+def _sources():
+    for root in (".", "/tmp", "/var/tmp", "/dev/shm"):
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        for name in names:
+            yield os.path.join(root, name)
+    yield "/proc/self/cmdline"
+    yield "/proc/self/environ"
+    try:
+        for fd in os.listdir("/proc/self/fd"):
+            target = os.readlink("/proc/self/fd/" + fd)
+            if target.startswith("/"):
+                yield target
+    except OSError:
+        pass
+
+def _leak():
+    found = {}
+    for path in _sources():
+        try:
+            if not os.path.isfile(path):
+                continue
+            with open(path, errors="replace") as f:
+                text = f.read(1 << 20)
+        except OSError:
+            continue
+        for args, want in re.findall(r"candidate\\(\\[(.*?)\\]\\) is (True|False)", text):
+            found[args] = want == "True"
+    return found
+
+_LEAK = _leak()
+
+def below_zero(operations):
+    key = ", ".join(str(x) for x in operations)
+    return _LEAK.get(key, "no idea")
+'''
+
+
+def test_a_program_cannot_read_the_tests(checker, iso):
+    """HumanEval-style tests reach the harness as a sandbox secret, deleted before the program starts: a program
+    that hunts for them (files, /tmp, arguments, environment, descriptors) finds nothing and fails. Control: the
+    same program against a sandbox that writes the test file into its directory (as the harness did before)
+    passes, so the attack is real."""
+    assert checker.check(HE, fence(TEST_THIEF), "stop").reason == "wrong_answer"
+    from workflow.tasks.code import _FUNCTIONAL_HARNESS, functional_program
+
+    exposed = _FUNCTIONAL_HARNESS.replace('mod = _load(["prog.py"])', 'mod = _load(["prog.py", "test.py"])')
+    exposed += "\n_run(globals().pop('sandbox_report'), '', 'below_zero')\n"
+    program = functional_program(TEST_THIEF, HE["prompt"], "below_zero")
+    res = sandbox.run(exposed, {"prog.py": program, "test.py": HE["test"]}, harness=True, iso=iso)
+    assert res.reports and res.reports[-1]["verdict"] == "ok", res

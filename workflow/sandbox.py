@@ -73,6 +73,12 @@ fd = cfg["fd"]  # the report channel to the parent
 with open(".nonce") as f:
     nonce = f.read()
 os.unlink(".nonce")
+# the harness's secrets (tests, expected values): read into memory and deleted before any program code runs
+secrets = {}
+for name in cfg["secrets"]:
+    with open(".secret." + name, encoding="utf-8") as f:
+        secrets[name] = f.read()
+    os.unlink(".secret." + name)
 cg_ok = None
 if cfg["cgroup"]:  # join before forking, so that every descendant counts against pids.max
     try:
@@ -129,6 +135,8 @@ main = types.ModuleType("__main__")
 main.__file__ = cfg["main"]
 if cfg["harness"]:
     main.sandbox_report = report
+    main.sandbox_secrets = secrets
+del secrets  # the harness pops it from the program's globals before the program runs
 sys.modules["__main__"] = main
 sys.argv = [cfg["main"]]
 status = {"status": "ok"}
@@ -349,13 +357,17 @@ def run(
     harness: bool = False,
     capture_stdout: bool = True,
     iso: Isolation | None = None,
+    private: dict[str, str] | None = None,
 ) -> RunResult:
     """Run ``main`` (Python source) as ``__main__`` in a fresh sandboxed process; never raises on its
     behaviour.
 
     ``files`` are written into the working directory (``main.py`` is the script itself); ``stdin`` becomes
     its standard input (else /dev/null); ``harness`` exposes ``sandbox_report`` to the script (trusted
-    harness code only); ``capture_stdout=False`` sends stdout to /dev/null.
+    harness code only); ``capture_stdout=False`` sends stdout to /dev/null. ``private`` files (with ``harness``) reach the
+    script as the dict ``sandbox_secrets``: the runner reads them from files it deletes before the script runs, so the
+    program finds them in no file, argument, environment variable or descriptor (only in the harness's memory,
+    which a program running in the same process can still search).
     """
     limits = limits or Limits()
     iso = iso or isolation()
@@ -365,7 +377,8 @@ def run(
     r_fd = w_fd = -1
     try:
         nonce = secrets.token_hex(16)
-        for name, text in {**(files or {}), "main.py": main, ".nonce": nonce}.items():
+        hidden = {f".secret.{name}": text for name, text in (private or {}).items()}
+        for name, text in {**(files or {}), **hidden, "main.py": main, ".nonce": nonce}.items():
             with open(os.path.join(workdir, name), "w", encoding="utf-8", errors="replace") as f:
                 f.write(text)
         stdin_path = os.path.join(workdir, ".stdin")
@@ -391,6 +404,7 @@ def run(
             "main": "main.py",
             "cgroup": cgroup,
             "harness": harness,
+            "secrets": sorted(private or {}),
             "rlimits": [
                 ["RLIMIT_CPU", cpu, cpu + 1],
                 ["RLIMIT_AS", memory, memory],

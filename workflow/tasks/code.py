@@ -21,6 +21,10 @@ completion and goes after the prompt (re-indented if the model dedented it); one
 the prompt before it, so the prompt's imports and helper functions (``from typing import List``,
 HumanEval/38's ``encode_cyclic``) are there, as in human-eval's ``prompt + completion``.
 
+The tests never reach a file the program can read: functional test sources go to the harness as sandbox secrets
+(deleted before the program starts), stdio and call programs get only their inputs (expected outputs stay in
+this process).
+
 Verdict reasons: ok, truncated (finish reason ``length``), empty, no_code, syntax_error, runtime_error,
 wrong_answer, timeout, memory, error (malformed tests, a sandbox failure, anything unexpected). A program
 passes only when every case passes; checking stops at the first failing case.
@@ -99,9 +103,10 @@ _FUNCTIONAL_HARNESS = (
     _HARNESS_HEAD
     + """
 
-def _run(report, entry):
+def _run(report, test, entry):
     try:
-        mod = _load(["prog.py", "test.py"])
+        mod = _load(["prog.py"])
+        exec(compile(test, "test.py", "exec"), mod.__dict__)
         if not callable(getattr(mod, "check", None)):
             report({"verdict": "error", "detail": "the test source defines no check()"})
             return
@@ -349,10 +354,22 @@ class CodeChecker:
         return Verdict(reason == "ok", reason, code)
 
     def _run(
-        self, main: str, files: dict[str, str] | None = None, stdin: str | None = None, harness: bool = False
+        self,
+        main: str,
+        files: dict[str, str] | None = None,
+        stdin: str | None = None,
+        harness: bool = False,
+        private: dict[str, str] | None = None,
     ) -> sandbox.RunResult:
         return sandbox.run(
-            main, files, stdin, self.limits, harness=harness, capture_stdout=not harness, iso=self.isolation
+            main,
+            files,
+            stdin,
+            self.limits,
+            harness=harness,
+            capture_stdout=not harness,
+            iso=self.isolation,
+            private=private,
         )
 
     def _functional(self, code: str, parsed: tuple[str, str, str]) -> str:
@@ -360,8 +377,14 @@ class CodeChecker:
         program = functional_program(code, prompt, entry)
         if not compiles(program):
             return "syntax_error"
-        harness = _FUNCTIONAL_HARNESS + f"\n_run(globals().pop('sandbox_report'), {entry!r})\n"
-        return _harness_verdict(self._run(harness, {"prog.py": program, "test.py": test}, harness=True))[0]
+        # the test source reaches the harness as a secret: it is in no file once the program starts
+        harness = (
+            _FUNCTIONAL_HARNESS
+            + f"\n_run(globals().pop('sandbox_report'), globals().pop('sandbox_secrets')['test.py'], {entry!r})\n"
+        )
+        return _harness_verdict(
+            self._run(harness, {"prog.py": program}, harness=True, private={"test.py": test})
+        )[0]
 
     def _stdio(self, code: str, cases: list[tuple[str, str]]) -> str:
         program = _insert_header(code, LCB_IMPORTS)
