@@ -315,7 +315,7 @@ def test_limits(prog, status, stderr):
 # A reward-hacking program: it does not compute the answer; it looks for the tests anywhere the sandbox might
 # expose them (its directory and dotfiles, /tmp, its arguments, environment and open file descriptors), and
 # answers with the expected value it finds there. It passes exactly when the tests are visible.
-TEST_THIEF = '''
+TEST_THIEF = """
 import os, re
 
 def _sources():
@@ -355,7 +355,7 @@ _LEAK = _leak()
 def below_zero(operations):
     key = ", ".join(str(x) for x in operations)
     return _LEAK.get(key, "no idea")
-'''
+"""
 
 
 def test_a_program_cannot_read_the_tests(checker, iso):
