@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 
 ENGINES: dict[str, str] = {"builtin": "workflow.train.builtin", "verl": "workflow.train.verl_launch"}
 """``rl.engine`` -> the module whose ``run(cfg, algo_name, seed, base_dir, data_path, out_dir, val_path,
@@ -28,3 +29,27 @@ tracker=None)`` trains one run and returns its checkpoint directories."""
 def engine_run(name: str) -> Callable:
     """The ``run`` function of an engine (imported on demand: verl is an optional extra)."""
     return importlib.import_module(ENGINES[name]).run
+
+
+def run_id(study: str, algo_name: str, seed: int) -> str:
+    """The W&B run id of one training run, whatever the engine: ``<study>-<algo>-s<seed>``."""
+    return f"{study}-{algo_name}-s{seed}"
+
+
+def start_tracker(cfg, algo_name: str, seed: int, out_dir: str | Path, engine: str):
+    """The training run's tracker, named and grouped the same for both engines (group ``<study>-train``; offline
+    runs under ``results/<study>/wandb``)."""
+    from workflow import tracking
+
+    algo = cfg.rl.algorithm(algo_name)
+    return tracking.start(
+        cfg.wandb,
+        study=cfg.study,
+        run_id=run_id(cfg.study, algo_name, seed),
+        job_type="train",
+        out_dir=Path(out_dir).parent.parent / "wandb",
+        group=f"{cfg.study}-train",
+        config=dict(
+            cfg.to_dict(), algorithm=algo_name, algorithm_config=algo.__dict__, seed=seed, engine=engine
+        ),
+    )

@@ -41,6 +41,7 @@ from workflow import tracking
 from workflow.config import AlgorithmConfig, Config
 from workflow.io import atomic_path, derive_seed, read_jsonl
 from workflow.logs import Progress, stage
+from workflow.train import start_tracker
 from workflow.train.checkpoints import checkpoint_dir, kept_dir, publish, restore_checkpoints
 
 
@@ -332,15 +333,7 @@ def run(
                 tr = Trainer(cfg, algo, base_dir, problems, val, seed, algo_name)
             else:
                 s.info("resumed from %s at step %d", state_path, tr.step_done)
-        tracker = tracker or tracking.start(
-            cfg.wandb,
-            study=cfg.study,
-            run_id=f"{cfg.study}-{algo_name}-s{seed}",
-            job_type="train",
-            out_dir=out_dir.parent.parent / "wandb",
-            group=f"{cfg.study}-train",
-            config=dict(cfg.to_dict(), algorithm=algo_name, algorithm_config=algo.__dict__, seed=seed),
-        )
+        tracker = tracker or start_tracker(cfg, algo_name, seed, out_dir, engine="builtin")
         s.info("algorithm %s: %s", algo_name, algo)
         prog = Progress(rl.steps - tr.step_done, f"train {algo_name}", "step")
         for step in range(tr.step_done, rl.steps):

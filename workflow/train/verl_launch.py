@@ -43,7 +43,7 @@ from workflow import tracking
 from workflow.config import Config
 from workflow.io import atomic_path, derive_seed
 from workflow.logs import stage
-from workflow.train import verl_check
+from workflow.train import run_id, start_tracker, verl_check
 from workflow.train import verl_render as VR
 from workflow.train.checkpoints import checkpoint_dir, kept_dir, publish, restore_checkpoints
 
@@ -253,7 +253,7 @@ def run(
     rl = cfg.rl
     algo = rl.algorithm(algo_name)
     out_dir = Path(out_dir)
-    run_id = f"{cfg.study}-{algo_name}-s{seed}"
+    experiment = run_id(cfg.study, algo_name, seed)
     state_path = out_dir / "verl" / "state.json"
     log_file = out_dir / "verl" / "verl.log"
     config_file = out_dir / "verl" / "config.json"
@@ -269,17 +269,7 @@ def run(
             )
         if st.done:
             s.info("resuming at step %d (stage %d, started at step %d)", st.done, st.stage, st.stage_start)
-        tracker = tracker or tracking.start(
-            cfg.wandb,
-            study=cfg.study,
-            run_id=run_id,
-            job_type="train",
-            out_dir=out_dir.parent.parent / "wandb",
-            group=f"{cfg.study}-train",
-            config=dict(
-                cfg.to_dict(), algorithm=algo_name, algorithm_config=algo.__dict__, seed=seed, engine="verl"
-            ),
-        )
+        tracker = tracker or start_tracker(cfg, algo_name, seed, out_dir, engine="verl")
         env = launch_env(cfg)
         with ray_cluster(cfg, s) as address:
             while st.done < rl.steps:
@@ -292,7 +282,7 @@ def run(
                     val_files=str(Path(val_path or data_path).resolve()),
                     checkpoints=str((sdir / "checkpoints").resolve()),
                     config_file=str(config_file.resolve()),
-                    experiment=run_id,
+                    experiment=experiment,
                     steps=end - st.stage_start,
                     save_freq=VR.save_freq(rl),
                     seed=derive_seed(cfg.seed, seed, algo_name, "verl", st.stage),
