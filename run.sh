@@ -41,7 +41,7 @@ setup() {
 
 cmd=${1:-study}; shift || true
 setup
-export PATH="$PWD/$VENV/bin:$PATH"
+export PATH="$(cd "$VENV" && pwd)/bin:$PATH"  # VENV may be relative or absolute
 case "$cmd" in
   setup) ;;
   study) exec snakemake --cores "${CORES:-2}" "$@" ;;
