@@ -2,45 +2,52 @@
 
 Consumes: a main script, extra files for its working directory, optional stdin text and :class:`Limits`.
 Produces: a :class:`RunResult` (status, capped stdout/stderr, the harness's JSON reports). Nothing here
-raises on a misbehaving program; a broken sandbox (say ``unshare`` failing) is the status ``error``.
+raises on a misbehaving program; a broken sandbox (say a mount failing) is the status ``error``.
 
 Every run is one fresh process tree::
 
-    [unshare --net --pid --mount-proc --fork --kill-child] [setpriv ...drop caps...] python -s -P -c RUNNER
+    unshare --net --pid --mount --mount-proc --fork --kill-child [--user --map-root-user] \
+        python -s -P workflow/sandbox_runner.py CONFIG        (+ a payload descriptor, closed before the program)
 
-started in its own process group, in a fresh ``mkdtemp`` working directory that is removed afterwards, with
-a scrubbed environment (PATH, LANG/LC_ALL, PYTHONHASHSEED=0, HOME=TMPDIR=workdir, one BLAS thread; nothing
-of the parent's, so no WANDB_API_KEY or HF_TOKEN). RUNNER forks: its parent half is the init of the pid
-namespace and only reaps and relays the exit status (an init ignores default-action signals such as
-SIGXCPU, so the program must not be pid 1); its child sets the rlimits, installs the Python-level guards and
-executes the main script. Layers, each probed once per process by :func:`isolation` (``describe()`` says
-which applied):
+started in its own process group with a scrubbed environment (PATH, LANG/LC_ALL, PYTHONHASHSEED=0,
+HOME=TMPDIR=workdir, one BLAS thread; nothing of the parent's, so no WANDB_API_KEY or HF_TOKEN) and stdin
+from an unlinked file. The runner (``workflow/sandbox_runner.py``, whose docstring details each step) builds
+the program's file system view as root of the namespaces, forks, and stays the namespace's init; the
+program's half drops to an unprivileged uid without capabilities and runs the program. Layers:
 
-- rlimits, with hard limits the program cannot raise: RLIMIT_CPU (SIGXCPU at ``timeout``, SIGKILL a
-  second later; it bounds a program whose parent died), RLIMIT_AS (MemoryError), RLIMIT_FSIZE (SIGXFSZ ignored, so a large write fails with EFBIG),
-  RLIMIT_NPROC, RLIMIT_CORE=0.
-- wall clock: the parent kills the whole process group at ``timeout``; output pipes are read with caps,
-  a program over the stdout cap is killed (``output_limit``).
-- network: a new network namespace (only a down loopback, so even 127.0.0.1 is unreachable) when
-  ``unshare --net`` works, i.e. as root or with unprivileged user namespaces; otherwise a Python-level block
-  of ``socket.socket`` connect/bind/sendto (bypassable through ``_socket``; best effort).
-- processes: a new pid namespace (init exits when the program does, and the kernel kills whatever it left,
-  even processes that left the process group); the Python-level guard replaces os.fork/forkpty/system/
-  exec*/spawn*/posix_spawn*/kill/killpg and ``_posixsubprocess.fork_exec`` (so subprocess and
-  multiprocessing) with a PermissionError. RLIMIT_NPROC does not bind uid 0 (the kernel exempts the root
-  user whatever its capabilities), so as root the runner drops to uid 65534 when the interpreter works
-  for that uid, and otherwise joins a fresh pids cgroup (``pids.max``) where one can be created.
-- privileges: ``setpriv`` empties the capability bounding set, so even uid 0 cannot raise rlimits, mount,
-  or leave the namespaces. A program still running as uid 0 (no uid drop possible) can write files uid 0
-  owns, so the Python guard then also blocks remove/unlink/rename/chmod/... as human-eval's
-  ``reliability_guard`` does (openai/human-eval, human_eval/execution.py); this is bypassable via ctypes.
+- **files**: every top-level directory outside the system ones is hidden behind an empty tmpfs (the
+  project, its data and tests, home directories, host sockets under ``/run``), the interpreter's own
+  directories are bind-mounted back at the same paths, everything is read-only except one tmpfs of
+  ``Limits.disk_mb`` (size and inodes) behind the working directory, ``/tmp``, ``/var/tmp`` and
+  ``/dev/shm``, private to the run and gone with it.
+- **uid**: as root, each run gets its own unprivileged uid (random in ``UID_RANGE``, so RLIMIT_NPROC counts
+  this run's processes and threads only); the interpreter stays reachable for it through the bind mounts
+  above (chosen over a copy, which costs a full interpreter tree per machine, and over a user-namespace
+  mapping, whose outside uid would still be root's). A non-root pipeline runs the program as root of a user
+  namespace mapped to its own uid, with every capability dropped.
+- **network**: a new network namespace (a down loopback, so even 127.0.0.1 and abstract UNIX sockets are
+  unreachable; path-based UNIX sockets are hidden with their directories).
+- **processes**: a new pid namespace (the init's exit kills whatever the program left) and RLIMIT_NPROC;
+  the Python-level guard also replaces os.fork/system/exec*/spawn*/kill and ``_posixsubprocess.fork_exec``
+  with a PermissionError.
+- **limits**: RLIMIT_CPU (SIGXCPU at ``timeout``, SIGKILL a second later), RLIMIT_AS, RLIMIT_FSIZE (SIGXFSZ
+  ignored: EFBIG), RLIMIT_CORE=0, and fixed RLIMIT_STACK and thread stack sizes, so deep recursion and
+  threads behave the same on every machine; the parent kills the process group at ``timeout`` wall clock
+  and a program over the stdout cap (``output_limit``).
+
+:func:`isolation` probes once per process which layers this machine allows. :func:`require` fails closed:
+a sandbox missing any layer raises :class:`SandboxUnavailable` naming what is missing, unless the caller
+explicitly allows the weaker mode (``verification.allow_weak_sandbox``), which then runs with what there
+is (the Python-level socket block, the process group, the rlimits) and is recorded in the verification log
+and the verdict table.
 
 The harness (trusted code, see workflow/tasks/code.py) runs in the same process as the candidate, as in
-human-eval and LiveCodeBench; it reports through ``sandbox_report(dict)``, whose lines carry a nonce read
-from a file that is deleted before the candidate runs, so a program cannot forge a report by printing it.
-A program that deliberately walks the interpreter's memory could still find it: this sandbox stops
-accidents and reward-hacking shortcuts (``exit(0)`` before the tests, fork bombs, sockets), not a
-determined attacker; it has no seccomp and the file system stays readable.
+human-eval and LiveCodeBench; its secrets (test sources) and the report nonce reach it through the payload
+descriptor and live only in its memory. It reports through ``sandbox_report(dict)``, whose lines carry the
+nonce, so a program cannot forge a report by printing it. Out of scope, by design: a program that walks
+the interpreter's memory or the harness's frames (``gc``, ``sys._getframe``) can still find the nonce and
+the tests, and an object whose ``==`` always holds fools a harness that compares in-process (the call
+format compares in the parent after a JSON round trip, which that object does not survive).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ import secrets
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -60,121 +68,30 @@ from dataclasses import dataclass, field
 
 from workflow.config import VerificationConfig
 
-SANDBOX_UID = 65534  # nobody
+UID_RANGE = (1 << 30, 1 << 24)
+"""(first, count): the per-run uids a root pipeline gives its programs; none of them owns a host file."""
+RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_runner.py")
 _STDERR_CAP = 64 * 1024
 _REPORT_CAP = 64 * 1024 * 1024
+_STACK = 64 * 1024 * 1024  # RLIMIT_STACK of the program: deep recursion through C (lru_cache) has room
+_THREAD_STACK = 8 * 1024 * 1024  # glibc's usual default, fixed
 _PYTHON_FLAGS = ["-s", "-P"] if sys.version_info >= (3, 11) else ["-s"]  # -I minus -E: keep PYTHONHASHSEED
-
-_RUNNER = r"""
-import json, os, resource, signal, sys, types
-cfg = json.loads(sys.argv[1])
-fd = cfg["fd"]  # the report channel to the parent
-# the nonce lives only in this process's memory once the file is gone
-with open(".nonce") as f:
-    nonce = f.read()
-os.unlink(".nonce")
-# the harness's secrets (tests, expected values): read into memory and deleted before any program code runs
-secrets = {}
-for name in cfg["secrets"]:
-    with open(".secret." + name, encoding="utf-8") as f:
-        secrets[name] = f.read()
-    os.unlink(".secret." + name)
-cg_ok = None
-if cfg["cgroup"]:  # join before forking, so that every descendant counts against pids.max
-    try:
-        with open(cfg["cgroup"] + "/cgroup.procs", "w") as f:
-            f.write("0")
-        cg_ok = True
-    except OSError:
-        cg_ok = False
-
-
-def report(obj):
-    data = (json.dumps(dict(obj, n=nonce)) + "\n").encode()
-    while data:
-        data = data[os.write(fd, data):]
-
-
-pid = os.fork()
-if pid:
-    # init (pid 1 of the namespace, when there is one): reap orphans until the program exits, then report
-    # its status; exiting makes the kernel kill whatever the program left running
-    while True:
-        p, st, ru = os.wait4(-1, 0)
-        if p == pid:
-            break
-    report({"init": 1, "exit": os.waitstatus_to_exitcode(st), "cpu": ru.ru_utime + ru.ru_stime, "cg": cg_ok})
-    os._exit(0)
-
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write then fails with EFBIG, catchable
-for name, soft, hard in cfg["rlimits"]:
-    resource.setrlimit(getattr(resource, name), (soft, hard))
-
-
-def _blocked(*args, **kwargs):
-    raise PermissionError("blocked by the sandbox")
-
-
-# posix holds the same functions as os; _posixsubprocess.fork_exec is what subprocess uses
-import posix, _posixsubprocess
-names = cfg["blocked"]
-for mod in (os, posix):
-    for name in names:
-        if hasattr(mod, name):
-            setattr(mod, name, _blocked)
-_posixsubprocess.fork_exec = _blocked
-if cfg["block_net"]:
-    import socket
-    for name in ("connect", "connect_ex", "bind", "sendto", "sendmsg"):
-        setattr(socket.socket, name, _blocked)
-if cfg["block_resource"]:
-    sys.modules["resource"] = None
-
-# a fresh __main__ module: the program sees __name__ == "__main__" and none of the runner's globals
-main = types.ModuleType("__main__")
-main.__file__ = cfg["main"]
-if cfg["harness"]:
-    main.sandbox_report = report
-    main.sandbox_secrets = secrets
-del secrets  # the harness pops it from the program's globals before the program runs
-sys.modules["__main__"] = main
-sys.argv = [cfg["main"]]
-status = {"status": "ok"}
-try:
-    with open(cfg["main"], encoding="utf-8") as f:
-        code = compile(f.read(), cfg["main"], "exec")
-except (SyntaxError, ValueError) as e:
-    status = {"status": "syntax_error", "detail": repr(e)[:500]}
-else:
-    try:
-        exec(code, main.__dict__)
-    except SystemExit as e:
-        if e.code not in (None, 0):
-            status = {"status": "runtime_error", "detail": "SystemExit(%r)" % (e.code,)}
-    except MemoryError:
-        status = {"status": "memory", "detail": "MemoryError"}
-    except BaseException as e:
-        import traceback
-        traceback.print_exc()
-        status = {"status": "runtime_error", "detail": type(e).__name__}
-for stream in (sys.stdout, sys.stderr):
-    try:
-        stream.flush()
-    except BaseException:
-        pass
-report(dict(status, final=1))
-os._exit(0)  # skip interpreter teardown: non-daemon threads and atexit hooks of the program do not run
-"""
+_NS_FLAGS = ("--net", "--pid", "--mount", "--mount-proc", "--fork", "--kill-child")
+LAYERS = (
+    "mount namespace (private tmpfs, read-only rest)",
+    "pid namespace",
+    "network namespace",
+    "non-root uid",
+)
 
 _PROCESS_CALLS = (
     "fork forkpty system popen kill killpg execv execve execvp execvpe execl execle execlp execlpe fexecve "
     "spawnv spawnve spawnvp spawnvpe spawnl spawnle spawnlp spawnlpe posix_spawn posix_spawnp"
 ).split()
-# human-eval's reliability_guard list, for a program that still runs as uid 0
-_FILE_CALLS = (
-    "remove unlink rmdir removedirs rename renames replace truncate chmod fchmod lchmod chown fchown lchown "
-    "chroot link symlink"
-).split()
+
+
+class SandboxUnavailable(RuntimeError):
+    """The machine cannot give the sandbox a layer it requires, and the weaker mode was not allowed."""
 
 
 @dataclass(frozen=True)
@@ -187,12 +104,15 @@ class Limits:
     file_size_mb: int = 64
     """RLIMIT_FSIZE: the largest file the program may write."""
     max_processes: int = 32
-    """RLIMIT_NPROC (per uid, so shared by parallel sandboxes of one uid) or the pids cgroup's pids.max."""
+    """RLIMIT_NPROC: processes and threads of the run's uid (its own, with a per-run uid)."""
     max_output_mb: float = 16.0
     """stdout cap; a program printing more is killed with status ``output_limit``."""
+    disk_mb: int = VerificationConfig.code_disk_mb
+    """Size of the private tmpfs behind the working directory, /tmp, /var/tmp and /dev/shm together (with
+    one inode per 4 KiB); only where there is a mount namespace."""
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "memory_mb", "file_size_mb", "max_processes", "max_output_mb"):
+        for name in ("timeout", "memory_mb", "file_size_mb", "max_processes", "max_output_mb", "disk_mb"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
 
@@ -202,27 +122,52 @@ class Isolation:
     """The OS mechanisms this machine allows, probed once by :func:`isolation`."""
 
     prefix: tuple[str, ...] = ()
-    """argv before the interpreter: unshare and setpriv with their flags."""
-    netns: bool = False
+    """argv before the interpreter: unshare and its flags."""
+    mountns: bool = False
+    """The private file system view (tmpfs space, hidden directories, read-only rest)."""
     pidns: bool = False
-    caps_dropped: bool = False
-    uid: int | None = None
-    """The unprivileged uid the program runs as, or None to keep the parent's."""
-    pids_cgroup: str | None = None
-    """Directory under which a per-run pids cgroup is created (root without a uid drop)."""
-    nproc_enforced: bool = False
-    """Whether RLIMIT_NPROC binds the program (it never binds uid 0)."""
+    netns: bool = False
+    userns: bool = False
+    """The namespaces belong to a user namespace (a non-root pipeline): the program is its uid 0."""
+    per_run_uid: bool = False
+    """Root pipeline: each run drops to its own uid from ``UID_RANGE``."""
+    expose: tuple[str, ...] = ()
+    """The interpreter's directories, bind-mounted back into the hidden view."""
+    probe_error: str = ""
+    """Why the namespaces could not be had, when they could not."""
+
+    @property
+    def program_uid_is_root(self) -> bool:
+        """Whether the program would run with uid 0 as the host sees it."""
+        return os.geteuid() == 0 and not self.per_run_uid
+
+    def missing(self) -> list[str]:
+        """The layers of ``LAYERS`` this machine does not give."""
+        have = (self.mountns, self.pidns, self.netns, not self.program_uid_is_root)
+        return [name for name, ok in zip(LAYERS, have, strict=True) if not ok]
+
+    @property
+    def mode(self) -> str:
+        """``full``, or ``weak (missing ...)``: what the verdict table records."""
+        missing = self.missing()
+        return f"weak (missing {'; '.join(missing)})" if missing else "full"
 
     def describe(self) -> str:
+        uid = (
+            "per-run uid"
+            if self.per_run_uid
+            else f"userns uid 0 = host uid {os.geteuid()}"
+            if self.userns
+            else f"uid {os.geteuid()} kept"
+        )
         parts = [
-            "netns" if self.netns else "python-socket-block",
+            "private tmpfs + read-only view" if self.mountns else "host file system",
             "pidns" if self.pidns else "process-group-only",
-            "caps-dropped" if self.caps_dropped else "caps-kept",
-            f"uid={self.uid}" if self.uid is not None else f"uid={os.geteuid()}(kept)",
-            f"pids-cgroup={self.pids_cgroup}" if self.pids_cgroup else "no-pids-cgroup",
-            "nproc-enforced" if self.nproc_enforced else "nproc-not-enforced",
+            "netns" if self.netns else "python-socket-block",
+            uid,
         ]
-        return ", ".join(parts)
+        missing = self.missing()
+        return ", ".join(parts) + (f" [WEAK: missing {'; '.join(missing)}]" if missing else "")
 
 
 @dataclass
@@ -241,75 +186,71 @@ class RunResult:
     """The program's exit code, negative for a signal (as in subprocess)."""
     elapsed: float = 0.0
     workdir: str = ""
-    """The (already removed) working directory."""
-    cgroup_joined: bool | None = None
+    """The working directory's path (a private tmpfs inside the run; removed on the host afterwards)."""
 
 
-def _probe(argv: list[str], cwd: str, timeout: float = 10.0) -> str | None:
-    try:
-        r = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=_env(cwd))
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return r.stdout if r.returncode == 0 else None
+def _interpreter_dirs() -> tuple[str, ...]:
+    """The directories the program's interpreter reads: prefixes (stdlib, site-packages) and its binary's."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    paths |= {
+        os.path.dirname(os.path.realpath(sys.executable)),
+        os.path.dirname(os.path.abspath(sys.executable)),
+    }
+    real = sorted({os.path.realpath(p) for p in paths if p})
+    # drop directories inside another one of the list: the outer bind mount carries them
+    return tuple(p for p in real if not any(p != q and p.startswith(q.rstrip("/") + "/") for q in real))
 
 
 @functools.cache
 def isolation() -> Isolation:
-    """Find which isolation layers work here; each probe is a real, trivial process (~0.2 s once)."""
+    """Find which isolation layers work here: a real trivial program through each candidate (~0.1 s each)."""
     root = os.geteuid() == 0
-    unshare, setpriv = shutil.which("unshare"), shutil.which("setpriv")
-    tmp = tempfile.mkdtemp(prefix="rlvr-sbx-probe-")
-    os.chmod(tmp, 0o755)
-    try:
-        ns: list[str] = []
-        if unshare:
-            full = ["--net", "--pid", "--mount-proc", "--fork", "--kill-child"]
-            # unprivileged user namespaces give a non-root user the same namespaces (uid 0 inside only)
-            for flags in ([full, ["--net"]] if root else []) + [["--user", "--map-root-user", *full]]:
-                if _probe([unshare, *flags, "true"], tmp) is not None:
-                    ns = [unshare, *flags]
-                    break
-        privileged = root or "--user" in ns  # there are capabilities to drop
-        drop = [setpriv or "setpriv", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
-        caps = bool(setpriv) and privileged and _probe([*ns, *drop, "true"], tmp) is not None
-        uid = None
-        if caps and root and "--user" not in ns:
-            nobody = [*drop, f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_UID}", "--clear-groups"]
-            # the interpreter must stay the same one for that uid: it can silently load another build's
-            # libpython and stdlib when its own directory is unreadable (a pyenv under /root), so compare
-            check = "import sys; print(sys.version, sys.prefix)"
-            got = _probe([*ns, *nobody, sys.executable, *_PYTHON_FLAGS, "-c", check], tmp)
-            if got is not None and got.strip() == f"{sys.version} {sys.prefix}":
-                uid = SANDBOX_UID
-        prefix = ns + (nobody if uid is not None else drop if caps else [])
-        return Isolation(
-            prefix=tuple(prefix),
-            netns=bool(ns),
-            pidns="--pid" in ns,
-            caps_dropped=caps,
-            uid=uid,
-            pids_cgroup=_find_pids_cgroup() if root and uid is None else None,
-            nproc_enforced=uid is not None or not root,  # the kernel exempts only the real root user
+    unshare = shutil.which("unshare")
+    expose = _interpreter_dirs()
+    errors = []
+    if unshare:
+        candidates = ([(False, [unshare, *_NS_FLAGS])] if root else []) + [
+            (True, [unshare, "--user", "--map-root-user", *_NS_FLAGS])
+        ]
+        for userns, prefix in candidates:
+            iso = Isolation(tuple(prefix), True, True, True, userns, root and not userns, expose)
+            check = "import sys, os; print(sys.version, sys.prefix, os.getuid() != 0)"
+            res = run(check, limits=Limits(timeout=20), iso=iso)
+            want = f"{sys.version} {sys.prefix} {iso.per_run_uid}"
+            if res.status == "ok" and res.stdout.strip() == want:
+                return iso
+            errors.append(f"{' '.join(prefix[1:])}: {res.status} {res.detail or res.stdout}".strip()[:300])
+    else:
+        errors.append("no unshare binary (util-linux) on PATH")
+    # the weaker mode: a root pipeline still drops to a per-run uid when that uid can reach the interpreter
+    return Isolation(per_run_uid=root and _traversable(expose), expose=expose, probe_error="; ".join(errors))
+
+
+def _traversable(paths: tuple[str, ...]) -> bool:
+    """Whether any user can reach every one of ``paths`` (each directory on the way is o+x)."""
+    for path in paths:
+        parts = path.strip("/").split("/")
+        for i in range(len(parts) + 1):
+            try:
+                if not os.stat("/" + "/".join(parts[:i])).st_mode & 0o001:
+                    return False
+            except OSError:
+                return False
+    return True
+
+
+def require(iso: Isolation, allow_weak: bool = False) -> Isolation:
+    """``iso`` when it has every layer (or the weaker mode is allowed); else :class:`SandboxUnavailable`."""
+    missing = iso.missing()
+    if missing and not allow_weak:
+        raise SandboxUnavailable(
+            f"the code sandbox cannot isolate model-written programs on this machine: missing {'; '.join(missing)}"
+            + (f" ({iso.probe_error})" if iso.probe_error else "")
+            + ". It needs util-linux's unshare and either root or unprivileged user namespaces "
+            "(sysctl user.max_user_namespaces > 0). To run with only the Python-level guards and rlimits, set "
+            "verification.allow_weak_sandbox: true (recorded in the log and the verdict table)."
         )
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _find_pids_cgroup() -> str | None:
-    for base in ("/sys/fs/cgroup/pids", "/sys/fs/cgroup"):
-        probe = os.path.join(base, f"rlvr-sbx-probe-{os.getpid()}")
-        try:
-            os.mkdir(probe)
-        except OSError:
-            continue
-        ok = os.path.exists(os.path.join(probe, "pids.max"))
-        try:
-            os.rmdir(probe)
-        except OSError:
-            pass
-        if ok:
-            return base
-    return None
+    return iso
 
 
 def _env(workdir: str) -> dict[str, str]:
@@ -363,92 +304,86 @@ def run(
     behaviour.
 
     ``files`` are written into the working directory (``main.py`` is the script itself); ``stdin`` becomes
-    its standard input (else /dev/null); ``harness`` exposes ``sandbox_report`` to the script (trusted
-    harness code only); ``capture_stdout=False`` sends stdout to /dev/null. ``private`` files (with ``harness``) reach the
-    script as the dict ``sandbox_secrets``: the runner reads them from files it deletes before the script runs, so the
-    program finds them in no file, argument, environment variable or descriptor (only in the harness's memory,
-    which a program running in the same process can still search).
+    its standard input (else empty); ``harness`` exposes ``sandbox_report`` to the script (trusted harness
+    code only); ``capture_stdout=False`` sends stdout to /dev/null. ``private`` texts (with ``harness``) reach
+    the script as the dict ``sandbox_secrets``, through the payload descriptor the runner reads and closes
+    before the script runs: they are in no file, argument, environment variable or descriptor (only in the
+    harness's memory, which a program running in the same process can still search). ``iso`` defaults to
+    :func:`isolation`; whether its layers are enough is the caller's decision (:func:`require`).
     """
     limits = limits or Limits()
     iso = iso or isolation()
     t0 = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="rlvr-sbx-")
-    cgroup = None
-    r_fd = w_fd = -1
+    uid = UID_RANGE[0] + secrets.randbelow(UID_RANGE[1]) if iso.per_run_uid else None
+    r_fd = w_fd = payload = -1
     try:
         nonce = secrets.token_hex(16)
-        hidden = {f".secret.{name}": text for name, text in (private or {}).items()}
-        for name, text in {**(files or {}), **hidden, "main.py": main, ".nonce": nonce}.items():
-            with open(os.path.join(workdir, name), "w", encoding="utf-8", errors="replace") as f:
-                f.write(text)
-        stdin_path = os.path.join(workdir, ".stdin")
-        with open(stdin_path, "w", encoding="utf-8", errors="replace") as f:
-            f.write(stdin or "")
-        if iso.uid is not None:
-            for path in [workdir, *(os.path.join(workdir, n) for n in os.listdir(workdir))]:
-                os.chown(path, iso.uid, iso.uid)
-        if iso.pids_cgroup:
-            cgroup = os.path.join(iso.pids_cgroup, os.path.basename(workdir))
-            try:
-                os.mkdir(cgroup)
-                with open(os.path.join(cgroup, "pids.max"), "w") as f:
-                    f.write(str(limits.max_processes))
-            except OSError:
-                cgroup = None
+        data = json.dumps(
+            {"nonce": nonce, "files": {**(files or {}), "main.py": main}, "secrets": dict(private or {})}
+        ).encode()
+        payload = os.memfd_create("rlvr-sbx-payload")  # no path; the runner reads and closes it
+        view = memoryview(data)
+        while view:
+            view = view[os.write(payload, view) :]
+        os.lseek(payload, 0, os.SEEK_SET)
         cpu = max(1, int(limits.timeout + 0.999))
         memory = int(limits.memory_mb) * 1024 * 1024
         fsize = int(limits.file_size_mb) * 1024 * 1024
-        r_fd, w_fd = os.pipe()
+        disk = int(limits.disk_mb) * 1024 * 1024
+        # a socket, not a pipe: a program cannot open a second reader on it through /proc/self/fd (it could
+        # on a pipe it owns, as root of a user namespace, and read its harness's nonce)
+        ends = socket.socketpair()
+        r_fd, w_fd = (end.detach() for end in ends)
         cfg = {
             "fd": w_fd,
+            "payload": payload,
             "main": "main.py",
-            "cgroup": cgroup,
+            "workdir": workdir,
+            "uid": uid,
             "harness": harness,
-            "secrets": sorted(private or {}),
+            "fs": {"owner": uid or 0, "disk_bytes": disk, "inodes": disk // 4096, "expose": list(iso.expose)}
+            if iso.mountns
+            else None,
             "rlimits": [
                 ["RLIMIT_CPU", cpu, cpu + 1],
                 ["RLIMIT_AS", memory, memory],
                 ["RLIMIT_FSIZE", fsize, fsize],
                 ["RLIMIT_NPROC", limits.max_processes, limits.max_processes],
                 ["RLIMIT_CORE", 0, 0],
+                ["RLIMIT_STACK", _STACK, _STACK],
             ],
-            "blocked": _PROCESS_CALLS + ([] if iso.uid is not None else _FILE_CALLS),
+            "thread_stack": _THREAD_STACK,
+            "blocked": _PROCESS_CALLS,
             "block_net": not iso.netns,
-            "block_resource": not iso.caps_dropped,
         }
-        argv = [*iso.prefix, sys.executable, *_PYTHON_FLAGS, "-c", _RUNNER, json.dumps(cfg)]
-        with open(stdin_path, "rb") as stdin_f:
+        argv = [*iso.prefix, sys.executable, *_PYTHON_FLAGS, RUNNER, json.dumps(cfg)]
+        with tempfile.TemporaryFile() as stdin_f:  # unlinked: the program reaches it only as its stdin
+            stdin_f.write((stdin or "").encode("utf-8", "replace"))
+            stdin_f.seek(0)
             try:
                 proc = subprocess.Popen(
                     argv,
                     stdin=stdin_f,
                     stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
-                    pass_fds=(w_fd,),
+                    pass_fds=(w_fd, payload),
                     cwd=workdir,
                     env=_env(workdir),
                     start_new_session=True,
                 )
             except OSError as e:
                 return RunResult("error", detail=f"could not start the sandbox: {e}", workdir=workdir)
-        os.close(w_fd)
-        w_fd = -1
+        for fd in (w_fd, payload):
+            os.close(fd)
+        w_fd = payload = -1
         out = _collect(proc, r_fd, limits, t0, nonce)
         out.workdir = workdir
         return out
     finally:
-        for fd in (r_fd, w_fd):
+        for fd in (r_fd, w_fd, payload):
             if fd >= 0:
                 os.close(fd)
-        if cgroup:
-            for _ in range(50):
-                try:
-                    os.rmdir(cgroup)
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.01)  # the namespace's last processes are still being reaped
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -534,7 +469,7 @@ def _collect(proc: subprocess.Popen, r_fd: int, limits: Limits, t0: float, nonce
     elif init is None:
         res.detail = f"sandbox failed (exit {proc.returncode}): {stderr[-500:]}"
     else:
-        res.exit_code, res.cgroup_joined = init["exit"], init.get("cg")
+        res.exit_code = init["exit"]
         if res.exit_code < 0:
             res.status, res.detail = _signal_status(res.exit_code, init.get("cpu", 0.0), limits, stderr)
         elif final is not None:

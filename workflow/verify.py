@@ -1,8 +1,9 @@
 """Verification: mark every sample of a shard correct or not with its problem's checker.
 
 Consumes: the sample blocks of one shard and the dataset they answer. Produces the shard's samples with
-``correct`` (bool), ``verdict`` (the checker's reason: ok, or why not) and ``extracted`` (the answer read
-from the completion, where the checker reads one). Malformed, truncated or empty samples are scored
+``correct`` (bool), ``verdict`` (the checker's reason: ok, or why not), ``extracted`` (the answer read
+from the completion, where the checker reads one) and, for programs, ``sandbox`` (``full``, or the weaker
+mode with what it lacked). Malformed, truncated or empty samples are scored
 incorrect, never raise; the stage fails only when the blocks do not hold samples 0..n-1 of every problem
 once each (a stale or partial block file), since pass@k would then use the wrong n.
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from workflow.config import Config, load_config
 from workflow.io import read_jsonl, write_jsonl
-from workflow.logs import stage
+from workflow.logs import log, stage
 from workflow.tasks import Verdict
 
 Item = tuple[dict, dict]  # (problem, sample row)
@@ -54,7 +55,16 @@ def check_code(items: list[Item], cfg: Config) -> list[Verdict]:
     from workflow.tasks.code import CodeChecker
 
     v = cfg.verification
-    checker = CodeChecker(workers=v.workers, timeout=v.code_timeout, memory_mb=v.code_memory_mb)
+    checker = CodeChecker(
+        workers=v.workers,
+        timeout=v.code_timeout,
+        memory_mb=v.code_memory_mb,
+        disk_mb=v.code_disk_mb,
+        allow_weak_sandbox=v.allow_weak_sandbox,
+    )
+    log.info("code sandbox: %s", checker.isolation.describe())
+    if checker.mode != "full":
+        log.warning("code sandbox in the WEAK mode (verification.allow_weak_sandbox): %s", checker.mode)
     return checker.check_many(
         [(p.get("tests") or {}, r.get("completion"), r.get("finish_reason", "stop")) for p, r in items]
     )
@@ -126,6 +136,7 @@ def run(cfg: Config, samples: list[str | Path], data_path: str | Path, out: str 
                 correct=v.correct,
                 verdict=v.reason,
                 **({"extracted": v.extracted} if v.extracted is not None else {}),
+                **({"sandbox": v.sandbox} if v.sandbox is not None else {}),
             )
             for r, v in zip(rows, verdicts, strict=True)
         ]

@@ -357,6 +357,8 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("data", "benchmark"): None,
     ("model", "path"): None,
     ("model", "template"): "plain",
+    ("verification", "code_disk_mb"): 32,
+    ("verification", "allow_weak_sandbox"): False,
 }
 """Fields added after studies had results: a fingerprint leaves them out while they hold their default, so
 upgrading the code does not rerun finished stages whose settings did not change."""

@@ -166,6 +166,14 @@ class VerificationConfig:
     """Wall-clock seconds per program run on one test case (each case runs in its own sandboxed process)."""
     code_memory_mb: int = 1024
     """Address-space limit of a program run."""
+    code_disk_mb: int = 32
+    """Size of the private tmpfs that holds everything a program run may write (its working directory,
+    /tmp, /var/tmp, /dev/shm together); nothing written there outlives the run."""
+    allow_weak_sandbox: bool = False
+    """Run programs even where the machine cannot give the sandbox its namespaces and a non-root uid (no
+    unshare, or a non-root user without user namespaces): only the Python-level guards and rlimits then
+    apply, and the verification log and every code verdict row record it. Off: verification fails at start,
+    naming what is missing."""
 
     def __post_init__(self) -> None:
-        _positive(self, "workers", "math_timeout", "code_timeout", "code_memory_mb")
+        _positive(self, "workers", "math_timeout", "code_timeout", "code_memory_mb", "code_disk_mb")

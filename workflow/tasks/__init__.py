@@ -18,3 +18,5 @@ class Verdict:
     """Why: ``ok`` when correct, else a short tag (truncated, empty, format, wrong, timeout, ...)."""
     extracted: str | None = None
     """The answer the checker read from the completion, where it reads one (math, reasoning gym)."""
+    sandbox: str | None = None
+    """How the program ran (code): ``full`` isolation, or ``weak (missing ...)`` where it was allowed."""

@@ -22,8 +22,10 @@ the prompt before it, so the prompt's imports and helper functions (``from typin
 HumanEval/38's ``encode_cyclic``) are there, as in human-eval's ``prompt + completion``.
 
 The tests never reach a file the program can read: functional test sources go to the harness as sandbox secrets
-(deleted before the program starts), stdio and call programs get only their inputs (expected outputs stay in
-this process).
+(through a descriptor closed before the program starts), stdio and call programs get only their inputs
+(expected outputs stay in this process). Functional tests run in their own namespace (the prompt's imports
+and helpers plus the entry point), not in the program's globals as in human-eval, so a program cannot
+shadow a name the tests use. What an in-process harness cannot stop is listed in workflow/sandbox.py.
 
 Verdict reasons: ok, truncated (finish reason ``length``), empty, no_code, syntax_error, runtime_error,
 wrong_answer, timeout, memory, error (malformed tests, a sandbox failure, anything unexpected). A program
@@ -40,6 +42,7 @@ The LiveCodeBench import header is placed after any ``from __future__`` import i
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import re
 import textwrap
@@ -103,14 +106,22 @@ _FUNCTIONAL_HARNESS = (
     _HARNESS_HEAD
     + """
 
-def _run(report, test, entry):
+def _run(report, test, prompt, entry):
     try:
-        mod = _load(["prog.py"])
-        exec(compile(test, "test.py", "exec"), mod.__dict__)
-        if not callable(getattr(mod, "check", None)):
+        candidate = getattr(_load(["prog.py"]), entry)
+        # the tests run in their own namespace (the prompt's imports and helpers, the entry point), so the
+        # program cannot shadow a name they use (``abs``, ``isclose``) with one of its globals
+        ns = {"__name__": "__test__"}
+        try:
+            exec(compile(prompt, "prompt.py", "exec"), ns)
+        except Exception:
+            ns = {"__name__": "__test__"}
+        ns[entry] = candidate
+        exec(compile(test, "test.py", "exec"), ns)
+        if not callable(ns.get("check")):
             report({"verdict": "error", "detail": "the test source defines no check()"})
             return
-        mod.check(getattr(mod, entry))
+        ns["check"](candidate)
     except AssertionError:
         report({"verdict": "wrong_answer", "detail": "AssertionError"})
     except BaseException as e:
@@ -296,6 +307,8 @@ class CodeChecker:
     """Runs programs against code tests, each process sandboxed, ``workers`` of them at a time.
 
     ``timeout`` is the wall clock per test case (one process; HumanEval's whole ``check`` is one case).
+    Raises :class:`workflow.sandbox.SandboxUnavailable` at construction when the machine lacks a sandbox
+    layer and ``allow_weak_sandbox`` is off; every verdict records the mode (``Verdict.sandbox``).
     Parallel runs share the CPUs, so keep ``workers`` at or below the free cores or timings (and timeouts)
     get noisy.
     """
@@ -308,19 +321,25 @@ class CodeChecker:
         file_size_mb: int = sandbox.Limits.file_size_mb,
         max_processes: int = sandbox.Limits.max_processes,
         max_output_mb: float = sandbox.Limits.max_output_mb,
+        disk_mb: int = sandbox.Limits.disk_mb,
+        allow_weak_sandbox: bool = VerificationConfig.allow_weak_sandbox,
+        iso: sandbox.Isolation | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
-        self.limits = sandbox.Limits(timeout, memory_mb, file_size_mb, max_processes, max_output_mb)
-        self.isolation = sandbox.isolation()
+        self.limits = sandbox.Limits(timeout, memory_mb, file_size_mb, max_processes, max_output_mb, disk_mb)
+        # fails closed here, before any program runs, unless the weaker mode is allowed
+        self.isolation = sandbox.require(iso or sandbox.isolation(), allow_weak_sandbox)
+        self.mode = self.isolation.mode
 
     def check(self, tests: object, completion: object, finish_reason: object = "stop") -> Verdict:
         """Score one completion. Never raises."""
         try:
-            return self._check(tests, completion, finish_reason)
+            verdict = self._check(tests, completion, finish_reason)
         except Exception as e:  # a checker bug or a broken machine must not kill a verification job
-            return Verdict(False, "error", f"{type(e).__name__}: {e}"[:300])
+            verdict = Verdict(False, "error", f"{type(e).__name__}: {e}"[:300])
+        return dataclasses.replace(verdict, sandbox=self.mode)
 
     def check_many(self, items: list[tuple[dict, str | None, str]]) -> list[Verdict]:
         """Score (tests, completion, finish_reason) triples in parallel; results keep the input order."""
@@ -378,13 +397,12 @@ class CodeChecker:
         if not compiles(program):
             return "syntax_error"
         # the test source reaches the harness as a secret: it is in no file once the program starts
-        harness = (
-            _FUNCTIONAL_HARNESS
-            + f"\n_run(globals().pop('sandbox_report'), globals().pop('sandbox_secrets')['test.py'], {entry!r})\n"
+        harness = _FUNCTIONAL_HARNESS + (
+            "\n_s = globals().pop('sandbox_secrets')\n"
+            f"_run(globals().pop('sandbox_report'), _s.pop('test.py'), _s.pop('prompt.py'), {entry!r})\n"
         )
-        return _harness_verdict(
-            self._run(harness, {"prog.py": program}, harness=True, private={"test.py": test})
-        )[0]
+        private = {"test.py": test, "prompt.py": prompt}
+        return _harness_verdict(self._run(harness, {"prog.py": program}, harness=True, private=private))[0]
 
     def _stdio(self, code: str, cases: list[tuple[str, str]]) -> str:
         program = _insert_header(code, LCB_IMPORTS)

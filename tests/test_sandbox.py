@@ -1,0 +1,174 @@
+"""The code sandbox: the adversarial suite (tests/sandbox_attacks.py), correct programs on every isolation
+mode, failing closed, and what the verdict table records. Real programs in real sandboxed processes.
+
+The attack cases run only where the machine gives every isolation layer (they include ``kill(-1)`` and
+writes to every visible directory, harmless only inside the sandbox); elsewhere they skip naming what is
+missing. The non-root run needs root here (to become ``nobody``) and a system interpreter that user can
+reach.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+import sandbox_attacks as attacks
+
+from workflow import sandbox
+from workflow.tasks.code import CodeChecker
+
+ISO = sandbox.isolation()
+FULL = pytest.mark.skipif(bool(ISO.missing()), reason=f"this machine's sandbox lacks {ISO.missing()}")
+IN_SCOPE = [c for c in attacks.all_cases() if not c.scope and c.kind != "correct"]
+OUT_OF_SCOPE = [c for c in attacks.ATTACKS if c.scope]
+
+
+def test_isolation_is_probed_and_described():
+    text = ISO.describe()
+    assert ("netns" in text) != ("python-socket-block" in text)
+    assert ISO.mode == "full" or ISO.mode.startswith("weak (missing ")
+    if os.geteuid() == 0 and not ISO.missing():
+        assert ISO.per_run_uid and not ISO.userns  # root gets real namespaces and a per-run uid
+
+
+@FULL
+@pytest.mark.parametrize("case", IN_SCOPE, ids=[c.id for c in IN_SCOPE])
+def test_attack_is_contained(case):
+    verdict, problems = attacks.run_case(case, ISO)
+    assert problems == [], f"{case.id} ({case.what}): verdict {verdict}"
+
+
+@FULL
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"out of scope: {c.scope}"))
+        for c in OUT_OF_SCOPE
+    ],
+    ids=[c.id for c in OUT_OF_SCOPE],
+)
+def test_out_of_scope_attack(case):
+    """Documented holes of the in-process harness (workflow/sandbox.py): each still fools it, so the test fails
+    as expected; if one starts to hold, strict xfail turns that into a failure to update the documentation."""
+    verdict, problems = attacks.run_case(case, ISO)
+    assert problems == [], verdict
+
+
+@pytest.mark.parametrize("mode", ["probed", "no-namespaces"])
+@pytest.mark.parametrize("case", attacks.CORRECT, ids=[c.id for c in attacks.CORRECT])
+def test_correct_programs_pass_on_every_mode(case, mode):
+    """Temporary files, threads, stdin to EOF and deep recursion pass with this machine's isolation and with
+    none at all (uid kept, host file system): the verdict does not depend on the machine."""
+    iso = ISO if mode == "probed" else sandbox.Isolation()
+    verdict, problems = attacks.run_case(case, iso)
+    assert (verdict, problems) == ("ok", [])
+
+
+@FULL
+def test_working_directory_is_a_private_tmpfs():
+    prog = (
+        "import os\nprint(os.getcwd())\nprint(sorted(os.listdir('.')))\nopen('marker', 'w').write('x')\n"
+        "print(os.statvfs('.').f_blocks * os.statvfs('.').f_frsize)\n"
+        "print(os.stat('.').st_dev == os.stat('/tmp').st_dev == os.stat('/dev/shm').st_dev)"
+    )
+    first, second = (sandbox.run(prog, limits=attacks.LIMITS) for _ in range(2))
+    for res in (first, second):
+        assert res.status == "ok", res
+        cwd, listing, size, shared = res.stdout.splitlines()
+        assert cwd == res.workdir and listing == "['main.py']"
+        assert int(size) == attacks.LIMITS.disk_mb * 2**20 and shared == "True"
+        assert not os.path.exists(res.workdir)
+    assert first.workdir != second.workdir
+
+
+@FULL
+def test_the_test_thief_wins_only_when_the_tests_are_visible():
+    """Control for the ``read_tests`` attack: with no mount namespace the canary file in the host's /tmp is
+    visible, and the same thief passes; so its failure in the sandbox is the sandbox's doing."""
+    case = next(c for c in attacks.ATTACKS if c.id == "read_tests")
+    assert attacks.run_case(case, ISO) == ("wrong_answer", [])
+    exposed = sandbox.Isolation(prefix=ISO.prefix, pidns=True, netns=True, per_run_uid=False)
+    verdict, _ = attacks.run_case(case, exposed)
+    assert verdict == "ok"
+
+
+def test_fails_closed_without_isolation(tmp_path):
+    weak = sandbox.Isolation(probe_error="no unshare binary (util-linux) on PATH")
+    with pytest.raises(sandbox.SandboxUnavailable, match="missing mount namespace.*allow_weak_sandbox"):
+        CodeChecker(iso=weak)
+    checker = CodeChecker(iso=weak, allow_weak_sandbox=True, timeout=2)
+    verdict = checker.check(
+        attacks.SQRT, "```python\nimport math\ndef root2(x):\n    return math.sqrt(x)\n```"
+    )
+    assert verdict.correct and verdict.sandbox is not None and verdict.sandbox.startswith("weak (missing")
+    if not ISO.missing():
+        assert (
+            CodeChecker(iso=ISO).check(attacks.SQRT, "```python\ndef root2(x):\n    return 1\n```").sandbox
+            == "full"
+        )
+
+
+def test_verdict_table_records_the_sandbox(tmp_path):
+    from workflow.config import from_dict
+    from workflow.verify import verify_rows
+
+    problems = {"p": {"id": "p", "kind": "code", "tests": attacks.SQRT}}
+    rows = [
+        {
+            "problem_id": "p",
+            "sample_idx": 0,
+            "completion": "```python\ndef root2(x):\n    return x ** 0.5\n```",
+        }
+    ]
+    cfg = from_dict({"verification": {"allow_weak_sandbox": True, "code_timeout": 5}})
+    (verdict,) = verify_rows(rows, problems, cfg)
+    assert verdict.correct and verdict.sandbox == ISO.mode
+
+
+@FULL
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root to become nobody")
+def test_attack_suite_as_a_non_root_user():
+    """The whole suite again as uid 65534 with the system interpreter (the project's may sit under /root):
+    the sandbox then runs in a user namespace, and must hold the same."""
+    python = "/usr/bin/python3"
+    probe = subprocess.run(
+        [python, "-c", "import sys; print(sys.version_info >= (3, 10))"], capture_output=True
+    )
+    if probe.returncode or probe.stdout.strip() != b"True":
+        pytest.skip("no system Python >= 3.10 that another user can run")
+    root = tempfile.mkdtemp(prefix="rlvr-sbx-nonroot-")
+    try:
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        shutil.copytree(os.path.join(repo, "workflow"), os.path.join(root, "workflow"))
+        os.makedirs(os.path.join(root, "tests"))
+        shutil.copy(attacks.__file__, os.path.join(root, "tests", "sandbox_attacks.py"))
+        for d, _, files in os.walk(root):
+            os.chmod(d, 0o755)
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o644)
+        env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+        cmd = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            python,
+            "tests/sandbox_attacks.py",
+        ]
+        out = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    lines = [json.loads(ln) for ln in out.stdout.splitlines() if ln.startswith("{")]
+    assert lines, out.stderr[-2000:]
+    summary = lines[-1]
+    failed = [ln for ln in lines[:-1] if not ln["held"] and not ln["scope"]]
+    assert failed == [] and summary["failed"] == 0, (failed, out.stderr[-2000:])
+    assert summary["uid"] == 65534 and "userns" in summary["isolation"] and "WEAK" not in summary["isolation"]
+    assert summary["contained"] == summary["cases"] == len(attacks.all_cases())
+    assert summary["right"] == summary["in_scope"] == len(IN_SCOPE) + len(attacks.CORRECT)
+    print(summary, file=sys.stderr)

@@ -1,0 +1,287 @@
+"""The sandbox's in-namespace runner: executed as a script by :mod:`workflow.sandbox`, never imported.
+
+Consumes: ``argv[1]``, a JSON config (no secrets in it: arguments are readable through /proc), and a
+payload descriptor holding the nonce, the program's files and the harness's secrets, read and closed before
+any program code runs. Produces: the program's run, and on the report descriptor one ``init`` line (exit
+status, CPU time) plus the program's ``final`` status line, each carrying the nonce.
+
+It starts as root of fresh mount, pid and network namespaces (real root, or root of a user namespace for a
+non-root pipeline) and, before forking the program:
+
+1. makes every mount private;
+2. hides every top-level directory outside the system ones (``/usr``, ``/etc``, ``/lib``...) behind an
+   empty read-only tmpfs: the project, its data and tests, home directories, ``/run``'s sockets, ``/var``,
+   ``/mnt``... (files at the top level read as ``/dev/null``). Only the interpreter's own directories are bind-mounted back (read-only, same paths), which
+   also makes an interpreter under a private directory (a pyenv under ``/root``, mode 700) reachable for an
+   unprivileged uid;
+3. mounts one tmpfs capped at ``disk_bytes`` (size and inodes) that backs the working directory, ``/tmp``,
+   ``/var/tmp`` and ``/dev/shm``: the only writable places, private to this run, gone when it ends;
+4. remounts every other mount read-only (a bind remount of each, keeping the flags a user namespace
+   locks).
+
+The init half then stays pid 1 (reaps, relays the exit status) and the program half drops every
+capability (bounding set, effective/permitted/inheritable/ambient, ``no_new_privs``), drops to the run's
+unprivileged uid when there is one, writes its files, sets the rlimits and the Python-level guards, and
+executes the program as ``__main__``.
+"""
+
+import ctypes
+import json
+import os
+import platform
+import resource
+import signal
+import sys
+import types
+from _json import encode_basestring_ascii
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 32, 1024, 2048, 4096, 16384
+MS_PRIVATE, MS_RELATIME, MS_STRICTATIME = 1 << 18, 1 << 21, 1 << 24
+_FLAG_OPTS = {
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": MS_NOATIME,
+    "nodiratime": MS_NODIRATIME,
+    "relatime": MS_RELATIME,
+    "strictatime": MS_STRICTATIME,
+}
+PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+SYS_CAPSET = {"x86_64": 126, "aarch64": 91, "ppc64le": 184, "s390x": 185}
+SYSTEM_DIRS = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc", "sys", "tmp"}
+"""Top-level directories the program keeps seeing (read-only); every other one is hidden."""
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+class SetupError(Exception):
+    pass
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise SetupError(f"{what}: {os.strerror(err)}")
+
+
+def mount(src, target, fstype, flags, data=None) -> None:
+    enc = [None if x is None else os.fsencode(x) for x in (src, target, fstype, data)]
+    _check(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+
+
+def _mountinfo() -> list[tuple[str, int]]:
+    """(mount point, the flags to keep) of every mount, in mount order."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[4].encode().decode("unicode_escape").encode("latin-1").decode()
+            flags = 0
+            for opt in fields[5].split(","):
+                flags |= _FLAG_OPTS.get(opt, 0)
+            out.append((point, flags))
+    return out
+
+
+def _remount_ro(point: str, keep: int) -> None:
+    try:
+        mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
+    except SetupError:
+        # an over-mounted point no longer resolves to a mount root (its path now shows the mount above
+        # it): nothing can reach it, so nothing needs to be read-only there
+        if ctypes.get_errno() not in (2, 22):  # ENOENT, EINVAL
+            raise
+
+
+def build_view(fs: dict, workdir: str) -> None:
+    """Steps 1-3 of the module docstring, as root of the namespaces."""
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # the private space first (its mount point may lie in a directory about to be hidden)
+    owner = fs["owner"]
+    opts = f"size={fs['disk_bytes']},nr_inodes={fs['inodes']},mode=700,uid={owner},gid={owner}"
+    mount("rlvr-sbx", workdir, "tmpfs", MS_NOSUID | MS_NODEV, opts)
+    space = {}
+    for sub, target in (("tmp", "/tmp"), ("var_tmp", "/var/tmp"), ("shm", "/dev/shm"), ("work", workdir)):
+        os.mkdir(os.path.join(workdir, sub), 0o700)
+        os.chown(os.path.join(workdir, sub), owner, owner)
+        space[target] = os.open(os.path.join(workdir, sub), os.O_PATH | os.O_DIRECTORY)
+    # hide, then bind back the interpreter's directories (opened first: their paths are about to vanish)
+    expose = [p for p in fs["expose"] if p.split("/")[1] not in SYSTEM_DIRS]
+    kept = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in expose}
+    hidden = []
+    for name in sorted(os.listdir("/")):
+        path = "/" + name
+        if name in SYSTEM_DIRS or os.path.islink(path):
+            continue
+        if not os.path.isdir(path):  # a file at the top (a container's info file): an empty device instead
+            mount("/dev/null", path, None, MS_BIND)
+            continue
+        mount("rlvr-sbx-hidden", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=256,mode=755")
+        hidden.append(path)
+    for p, fd in kept.items():
+        os.makedirs(p, exist_ok=True)
+        mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
+        os.close(fd)
+    for target, fd in space.items():  # the working directory last: it may lie in the new /tmp
+        if target == workdir or os.path.isdir(target) or target == "/var/tmp" and "/var" in hidden:
+            os.makedirs(target, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", target, None, MS_BIND)
+        os.close(fd)
+    writable = set(space)
+    for point, keep in _mountinfo():  # everything else read-only, the hiding tmpfs (empty) included
+        if point not in writable:
+            _remount_ro(point, keep)
+
+
+def drop_privileges(uid: int | None) -> None:
+    """Empty every capability set and, with a uid, become it (the kernel then clears the capabilities too)."""
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise SetupError("no_new_privs")
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            last = int(f.read())
+    except OSError:
+        last = 63
+    for cap in range(last + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the kernel's last capability
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    number = SYS_CAPSET.get(platform.machine())
+    if number is not None:  # uid 0 of a user namespace keeps its sets until they are emptied by hand
+        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+        data = (ctypes.c_uint32 * 6)()
+        _check(libc.syscall(number, header, data), "capset")
+
+
+def _blocked(*args, **kwargs):
+    raise PermissionError("blocked by the sandbox")
+
+
+def main() -> None:
+    cfg = json.loads(sys.argv[1])
+    fd = cfg["fd"]  # the report channel to the parent
+    with os.fdopen(cfg["payload"], "rb") as f:
+        payload = json.loads(f.read())
+    nonce, files, secrets = payload["nonce"], payload["files"], payload["secrets"]
+    del payload
+    workdir = cfg["workdir"]
+    try:
+        if cfg["fs"]:
+            build_view(cfg["fs"], workdir)
+    except (SetupError, OSError) as e:
+        sys.stderr.write(f"rlvr-sandbox: could not build the file system view: {e}\n")
+        os._exit(70)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/1/mem or /proc/1/fd for the program
+
+    def report(
+        obj, _quote=encode_basestring_ascii, _write=os.write, _str=str, _type=type, _int=int, _float=float
+    ):
+        # JSON by hand, with functions bound now: a program that patches json, os or builtins later cannot
+        # change what its harness reports (a report is a flat dict of str, int, float, bool or None)
+        fields = []
+        for key, value in [*obj.items(), ("n", nonce)]:
+            kind = _type(value)
+            if value is None or kind is bool:
+                text = {None: "null", True: "true", False: "false"}[value]
+            elif kind is _int or kind is _float:
+                text = _str(value) if kind is _int else _float.__repr__(value).replace("inf", "1e999")
+            else:
+                text = _quote(_str(value))
+            fields.append(_quote(_str(key)) + ":" + text)
+        data = ("{" + ",".join(fields) + "}\n").encode()
+        while data:
+            data = data[_write(fd, data) :]
+
+    pid = os.fork()
+    if pid:
+        # init (pid 1 of the namespace, when there is one): reap orphans until the program exits, then report
+        # its status; exiting makes the kernel kill whatever the program left running
+        while True:
+            p, st, ru = os.wait4(-1, 0)
+            if p == pid:
+                break
+        report({"init": 1, "exit": os.waitstatus_to_exitcode(st), "cpu": ru.ru_utime + ru.ru_stime})
+        os._exit(0)
+
+    # the program's half: limits (while it may still raise hard limits), privileges, files, guards
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write then fails with EFBIG, catchable
+    try:
+        for name, soft, hard in cfg["rlimits"]:
+            resource.setrlimit(getattr(resource, name), (soft, hard))
+        if cfg["uid"] is not None and not cfg["fs"]:
+            os.chown(workdir, cfg["uid"], cfg["uid"])
+        drop_privileges(cfg["uid"])
+        os.chdir(workdir)
+        for name, text in files.items():
+            with open(name, "w", encoding="utf-8", errors="replace") as f:
+                f.write(text)
+    except (SetupError, OSError, ValueError) as e:
+        sys.stderr.write(f"rlvr-sandbox: could not set limits, drop privileges or write the files: {e}\n")
+        os._exit(70)
+    del files
+    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self files belong to it again
+    import _thread
+
+    _thread.stack_size(
+        cfg["thread_stack"]
+    )  # the same thread stacks on every machine (glibc's follow RLIMIT_STACK)
+
+    # posix holds the same functions as os; _posixsubprocess.fork_exec is what subprocess uses
+    import _posixsubprocess
+    import posix
+
+    for mod in (os, posix):
+        for name in cfg["blocked"]:
+            if hasattr(mod, name):
+                setattr(mod, name, _blocked)
+    _posixsubprocess.fork_exec = _blocked
+    if cfg["block_net"]:
+        import socket
+
+        for name in ("connect", "connect_ex", "bind", "sendto", "sendmsg"):
+            setattr(socket.socket, name, _blocked)
+
+    # a fresh __main__ module: the program sees __name__ == "__main__" and none of the runner's globals
+    main_mod = types.ModuleType("__main__")
+    main_mod.__file__ = cfg["main"]
+    if cfg["harness"]:
+        main_mod.sandbox_report = report
+        main_mod.sandbox_secrets = secrets
+    del secrets  # the harness pops it from the program's globals before the program runs
+    sys.modules["__main__"] = main_mod
+    sys.argv = [cfg["main"]]
+    status = {"status": "ok"}
+    try:
+        with open(cfg["main"], encoding="utf-8") as f:
+            code = compile(f.read(), cfg["main"], "exec")
+    except (SyntaxError, ValueError) as e:
+        status = {"status": "syntax_error", "detail": repr(e)[:500]}
+    else:
+        try:
+            exec(code, main_mod.__dict__)
+        except SystemExit as e:
+            if e.code not in (None, 0):
+                status = {"status": "runtime_error", "detail": f"SystemExit({e.code!r})"}
+        except MemoryError:
+            status = {"status": "memory", "detail": "MemoryError"}
+        except BaseException as e:
+            import traceback
+
+            traceback.print_exc()
+            status = {"status": "runtime_error", "detail": type(e).__name__}
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    report(dict(status, final=1))
+    os._exit(0)  # skip interpreter teardown: non-daemon threads and atexit hooks of the program do not run
+
+
+if __name__ == "__main__":
+    main()
