@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pandas as pd
 import pytest
@@ -68,12 +72,29 @@ def test_bad_config_fails_before_any_job(repo, tmp_path):
     assert not (wd / "results" / "countdown-toy" / "data").exists()
 
 
+UNINTERRUPTED: dict = {}
+"""The uninterrupted run's outputs (relative path -> bytes) and wall time, kept when the fixture ran."""
+
+
+def study_outputs(wd) -> dict[str, bytes]:
+    """Every table, sample block and verified shard of the tiny study, by path relative to its results."""
+    res = wd / "results" / "tiny"
+    return {
+        str(p.relative_to(res)): p.read_bytes()
+        for sub in ("tables", "samples", "verified")
+        for p in sorted((res / sub).rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
 @pytest.fixture(scope="module")
 def tiny_study(repo, tmp_path_factory):
     wd = copy_workflow(repo, tmp_path_factory.mktemp("wf"))
     (wd / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    t0 = time.monotonic()
     r = snakemake(wd, "--cores", "2", "--configfile", "tiny.yaml")
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    UNINTERRUPTED.update(outputs=study_outputs(wd), seconds=time.monotonic() - t0)
     return wd, r
 
 
@@ -178,3 +199,88 @@ def test_config_edits_rerun_only_the_stages_that_read_them(tiny_study):
         plan
     )
     snakemake(wd, "-n", "--configfile", "tiny.yaml")  # restore the resolved config of the study
+
+
+def _run_until(wd, at: float | None, sig: int, log_path) -> dict:
+    """One Snakemake run of the tiny study; at ``at`` seconds, ``sig`` to its whole process group (Snakemake
+    and its jobs, as a dying node or a scheduler's signal does). Returns what happened."""
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = dict(os.environ, WANDB_MODE="disabled", PATH=path)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--cores",
+        "2",
+        "--configfile",
+        "tiny.yaml",
+        "--rerun-incomplete",
+    ]
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen(cmd, cwd=wd, env=env, stdout=log, stderr=log, start_new_session=True)
+        try:
+            return {"finished": True, "rc": proc.wait(timeout=at if at is not None else 1800)}
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, sig)
+        try:
+            rc = proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:  # SIGTERM not honoured within two minutes: a failure below
+            os.killpg(proc.pid, signal.SIGKILL)
+            rc = proc.wait()
+            return {"finished": False, "rc": rc, "hung": True}
+        time.sleep(2)  # the jobs' own exits
+        leftover = _running_in_group(proc.pid)
+        if leftover:
+            os.killpg(proc.pid, signal.SIGKILL)  # so that a failing test leaves nothing running
+        return {"finished": False, "rc": rc, "leftover": leftover}
+
+
+def _running_in_group(pgid: int) -> list[int]:
+    """Processes of the group still running (zombies waiting for their reaper do not count)."""
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_whole_study_survives_random_kills(repo, tiny_study, tmp_path, sig):
+    """The reduced study killed at three seeded random moments (fractions of the uninterrupted run's wall time,
+    drawn afresh after each restart), restarted each time with ``--unlock`` and the same command plus
+    ``--rerun-incomplete``: the final tables, sample blocks and verified shards are byte-identical to the
+    uninterrupted run's, every (model, dataset, problem, sample) row appears once, and nothing is left over."""
+    wd = copy_workflow(repo, tmp_path)
+    (wd / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    rng = random.Random(1234 + int(sig))
+    total = UNINTERRUPTED["seconds"]
+    events = []
+    for i in range(3):
+        at = round(rng.uniform(0.1, 0.6) * total, 1)
+        event = dict(_run_until(wd, at, sig, tmp_path / "snakemake.log"), kill=i, at=at, signal=sig.name)
+        events.append(event)
+        print(json.dumps(event))  # the kill log (seeded: the same moments on every run of the test)
+        assert not event.get("hung") and not event.get("leftover"), events
+        unlock = snakemake(wd, "--unlock", "--configfile", "tiny.yaml")
+        assert unlock.returncode == 0, unlock.stderr[-2000:]
+    final = _run_until(wd, None, sig, tmp_path / "snakemake.log")
+    assert final == {"finished": True, "rc": 0}, (tmp_path / "snakemake.log").read_text()[-4000:]
+    delivered = sum(not e["finished"] for e in events)
+    assert delivered >= 2, events  # the kills landed while the study was running
+    got, want = study_outputs(wd), UNINTERRUPTED["outputs"]
+    assert sorted(got) == sorted(want)
+    assert [k for k in want if got[k] != want[k]] == []
+    rows = [
+        (path.split("/")[1], path.split("/")[2], r["problem_id"], r["sample_idx"])
+        for path, data in got.items()
+        if path.startswith("verified/")
+        for r in map(json.loads, data.decode().splitlines())
+    ]
+    assert len(rows) == len(set(rows)) and len(rows) == 3 * TINY["data"]["num_test"] * TINY["sampling"]["n"]
+    print(json.dumps({"signal": sig.name, "kills_delivered": delivered, "identical_files": len(got)}))
