@@ -35,6 +35,7 @@ rule boundary:
         dynamics=f"{R}/tables/dynamics_{{panel}}.csv",
         verdict_md=f"{R}/tables/verdict_{{panel}}.md",
         verdict_json=f"{R}/tables/verdict_{{panel}}.json",
+        seeds=f"{R}/tables/seeds_{{panel}}.csv",
     log:
         f"{LOGS}/boundary_{{panel}}.log",
     localrule: True

@@ -80,7 +80,8 @@ def test_dynamics_difficulty_and_verdict_end_to_end(tmp_path, monkeypatch):
         [
             counts("base", [2, 1, 0, 3]),
             counts("grpo-s0-step1", [4, 0, 0, 8]),
-            counts("grpo-s0-step2", [8, 0, 1, 8]),
+            counts("grpo-s0-step2", [8, 0, 8, 8]),
+            counts("grpo-s0-step3", [8, 0, 1, 8]),
         ]
     )
     path = tmp_path / "counts_test.csv"
@@ -90,17 +91,24 @@ def test_dynamics_difficulty_and_verdict_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setattr(B.tracking, "start", lambda *a, **k: tracker)
     paths = B.run(cfg, path, tmp_path)
     dyn = pd.read_csv(paths["dynamics"])
-    assert list(dyn[dyn.algo == "grpo"].step) == [1, 2]
+    assert list(dyn[dyn.algo == "grpo"].step) == [1, 2, 3]
     diff = pd.read_csv(paths["difficulty"])
     assert set(diff.difficulty) == {"hard", "easy"}
     v = {r["model"]: r for r in __import__("json").loads(paths["verdict_json"].read_text())}
-    assert v["grpo-s0-step2"]["solved_rl_only"] == 1 and v["grpo-s0-step2"]["expands_boundary"]
-    assert v["grpo-s0-step1"]["solved_base_only"] == 1 and not v["grpo-s0-step1"]["expands_boundary"]
+    # 8 of 8 against 0 of 8 survives the test (p = 1/12870); 1 of 8 against 0 of 8 (p = 1/2) does not, so
+    # the verdict, which rests on the tested count, says no while reporting the observed problem
+    assert v["grpo-s0-step2"]["solved_rl_only"] == v["grpo-s0-step2"]["rl_only_tested"] == 1
+    assert v["grpo-s0-step2"]["expands_boundary"] and v["grpo-s0-step2"]["answer"].startswith("yes")
+    step3 = v["grpo-s0-step3"]
+    assert (step3["solved_rl_only"], step3["rl_only_tested"], step3["expands_boundary"]) == (1, 0, False)
+    assert "none significant at FDR 0.05" in step3["answer"] and step3["samples_for_rl_only"] is not None
+    assert v["grpo-s0-step1"]["solved_base_only"] == 1 and v["grpo-s0-step1"]["base_only_tested"] == 0
+    assert not v["grpo-s0-step1"]["expands_boundary"]
     assert v["grpo-s0-step1"]["delta_se"] == pytest.approx(0.75 - 12 / 32)
     assert "Does RL expand the reasoning boundary?" in paths["verdict_md"].read_text()
     # the verdict reaches W&B as a table and as per-model summary values
     ((key, (cols, rows)),) = tracker.tables.items()
-    assert key == "verdict_test" and len(rows) == 2 and "delta_se" in cols
+    assert key == "verdict_test" and len(rows) == 3 and "delta_se" in cols
     assert tracker.summaries["test/grpo-s0-step2/solved_rl_only"] == 1
 
 
@@ -130,4 +138,8 @@ def test_verdict_names_a_distilled_model_by_its_role():
     base = counts("base", [0, 1, 0], n=4)
     d = counts("base", [2, 0, 1], n=4).assign(model="d", algo="d")
     (v,) = B.verdicts(pd.concat([base, d]), cfg)
-    assert v["answer"] == "yes: distillation solved 2 problem(s) the base never solved in 4 samples"
+    # 2 of 4 against 0 of 4 is not significant (4 samples detect nothing below 4/4): observed, not tested
+    assert v["answer"].startswith(
+        "no: distillation solved 2 problem(s) the base never solved in 4 samples, none"
+    )
+    assert "RL" not in v["answer"]

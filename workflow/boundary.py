@@ -5,7 +5,7 @@ difficulty, n, c). Produces tidy tables in ``results/<study>/tables/``:
 - ``crossing_<dataset>.csv``: per RL model the crossing k* (first k where base pass@k >= RL pass@k) with a
   paired-bootstrap CI over problems, or "no crossing up to n" (Yue et al. Figs 2-4).
 - ``coverage_<dataset>.csv``: per RL model and problem, solved at k = n by both / base only / RL only /
-  neither (Yue et al. Tables 2 and 4).
+  neither (Yue et al. Tables 2 and 4), with the per-problem tests below.
 - ``histogram_<dataset>.csv``: per model, the share of problems in the accuracy bins 0, (0, 0.1], ...,
   (0.9, 1), 1 (Yue et al. Fig 5).
 - ``difficulty_<dataset>.csv``: per model and difficulty level, pass@1, pass@n and the gain in pass@n over the
@@ -13,7 +13,14 @@ difficulty, n, c). Produces tidy tables in ``results/<study>/tables/``:
 - ``dynamics_<dataset>.csv``: pass@1 and pass@n against checkpoint step per algorithm and seed, with the ProRL
   regime (diminish / plateau / sustained) of each run (Yue et al. Fig 1, Table 3; ProRL Figs 1 and 4).
 - ``verdict_<dataset>.{md,json}``: per RL model, pass@1 gain, k*, Delta SE = pass@n(base) - pass@1(RL)
-  (Yue et al. Sec. 4.3), coverage counts, and whether RL solved anything the base never did.
+  (Yue et al. Sec. 4.3), observed and tested coverage counts, whether RL solved anything the base never did
+  (decided on the tested count), and the samples per problem a claim would need where n falls short.
+- ``seeds_<dataset>.csv``: per (algo, step), the aggregate over RL seeds (workflow/seeds.py).
+
+Tests and sample sizes (formulas in workflow/stats.py): per problem, a one-sided Fisher exact test of "RL's
+success rate exceeds the base's" (and the reverse) on the two c/n counts, Benjamini-Hochberg over the panel's
+problems at ``analysis.fdr``; an observed "RL only" problem counts as tested when it survives. The coverage
+table keeps both p-values and both flags per problem.
 
 Run: ``python -m workflow.boundary --config C --counts counts_test.csv --out results/<study>/tables``.
 """
@@ -27,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from workflow import tracking
+from workflow import stats, tracking
 from workflow.analyze import k_grid, pass_at_k
 from workflow.config import Config, load_config
 from workflow.io import atomic_path, derive_seed
@@ -65,13 +72,7 @@ def crossing(base: pd.DataFrame, rl: pd.DataFrame, bootstrap: int, ci: float, se
     p = len(m)
     w = rng.multinomial(p, np.full(p, 1.0 / p), size=bootstrap) / p  # [B, P]
     boots = np.array([first_crossing(bb, rr, ks) for bb, rr in zip(w @ pb, w @ pr, strict=True)])
-    sentinel = 2.0 * n  # "no crossing" sorts above every k; quantiles of inf are undefined
-    lo, hi = (
-        float("inf") if q >= sentinel else float(q)
-        for q in np.quantile(
-            np.where(np.isinf(boots), sentinel, boots), [(1 - ci) / 2, 1 - (1 - ci) / 2], method="lower"
-        )
-    )
+    lo, hi = _kstar_interval(boots, n, ci)
     return dict(
         k_star=point,
         ci_low=float(lo),
@@ -81,13 +82,78 @@ def crossing(base: pd.DataFrame, rl: pd.DataFrame, bootstrap: int, ci: float, se
     )
 
 
-def coverage(base: pd.DataFrame, rl: pd.DataFrame) -> pd.DataFrame:
-    m = base[["problem_id", "difficulty", "c"]].merge(
-        rl[["problem_id", "c"]], on="problem_id", suffixes=("_base", "_rl")
+def coverage(base: pd.DataFrame, rl: pd.DataFrame, q: float = 0.05) -> pd.DataFrame:
+    """Per problem: the observed category at k = n (solved by both / base only / RL only / neither), the
+    one-sided exact p-values of "RL's rate > the base's" and the reverse, and whether an observed "RL only" or
+    "base only" problem survives Benjamini-Hochberg at FDR ``q`` over the panel's problems (workflow/stats.py)."""
+    m = base[["problem_id", "difficulty", "n", "c"]].merge(
+        rl[["problem_id", "n", "c"]], on="problem_id", suffixes=("_base", "_rl")
     )
     sb, sr = m.c_base > 0, m.c_rl > 0
     m["category"] = np.select([sb & sr, sb & ~sr, ~sb & sr], ["both", "base_only", "rl_only"], "neither")
-    return m[["problem_id", "difficulty", "category", "c_base", "c_rl"]]
+    m["p_rl_better"] = stats.fisher_greater_many(m.c_rl, m.n_rl, m.c_base, m.n_base)
+    m["p_base_better"] = stats.fisher_greater_many(m.c_base, m.n_base, m.c_rl, m.n_rl)
+    m["rl_only_tested"] = stats.bh_reject(m.p_rl_better.to_numpy(), q) & (m.category == "rl_only")
+    m["base_only_tested"] = stats.bh_reject(m.p_base_better.to_numpy(), q) & (m.category == "base_only")
+    cols = ["problem_id", "difficulty", "category", "c_base", "c_rl", "p_rl_better", "p_base_better"]
+    return m[[*cols, "rl_only_tested", "base_only_tested"]]
+
+
+def crossing_resolution(
+    c_b: np.ndarray, c_r: np.ndarray, n: int, bootstrap: int, ci: float, rng
+) -> tuple[float, float]:
+    """The bootstrap interval of k* over problems, from counts alone (the vectorised core of :func:`crossing`)."""
+    ks = k_grid(n)
+    pb, pr = stats.passk_matrix(c_b, n, ks), stats.passk_matrix(c_r, n, ks)
+    p = len(c_b)
+    w = rng.multinomial(p, np.full(p, 1.0 / p), size=bootstrap) / p
+    boots = np.array([first_crossing(bb, rr, ks) for bb, rr in zip(w @ pb, w @ pr, strict=True)])
+    return _kstar_interval(boots, n, ci)
+
+
+def _kstar_interval(boots: np.ndarray, n: int, ci: float) -> tuple[float, float]:
+    sentinel = 2.0 * n  # "no crossing" sorts above every k; quantiles of inf are undefined
+    qs = np.quantile(
+        np.where(np.isinf(boots), sentinel, boots), [(1 - ci) / 2, 1 - (1 - ci) / 2], method="lower"
+    )
+    lo, hi = (float("inf") if x >= sentinel else float(x) for x in qs)
+    return lo, hi
+
+
+def within_one_doubling(lo: float, hi: float) -> bool:
+    """Whether a k* interval places k* within one doubling (hi <= 2 lo, both finite)."""
+    return bool(np.isfinite(hi) and hi <= 2 * lo)
+
+
+def samples_for_kstar(
+    c_b: np.ndarray,
+    c_r: np.ndarray,
+    n: int,
+    ci: float,
+    rng,
+    sims: int = 20,
+    bootstrap: int = 200,
+    max_factor: int = 16,
+) -> int | None:
+    """Samples per problem that would place k* within one doubling in at least half of simulated re-runs.
+
+    Each problem's rates are its Jeffreys estimates (c + 1/2) / (n + 1) (so a problem never solved in n
+    samples keeps a small rate rather than none); counts are redrawn at n, 2n, ... max_factor n, and k*'s
+    bootstrap interval over problems is computed as for the study. None: not reached by max_factor n, in which
+    case the problem-to-problem spread, not the samples per problem, bounds the interval (add problems)."""
+    p_b, p_r = (np.asarray(c_b) + 0.5) / (n + 1), (np.asarray(c_r) + 0.5) / (n + 1)
+    size = n
+    while size <= max_factor * n:
+        hits = 0
+        for _ in range(sims):
+            lo, hi = crossing_resolution(
+                rng.binomial(size, p_b), rng.binomial(size, p_r), size, bootstrap, ci, rng
+            )
+            hits += within_one_doubling(lo, hi)
+        if hits >= sims / 2:
+            return size
+        size *= 2
+    return None
 
 
 def histogram(counts: pd.DataFrame) -> pd.DataFrame:
@@ -192,17 +258,44 @@ def _who(cfg: Config, model: str) -> str:
 
 
 def verdicts(counts: pd.DataFrame, cfg: Config) -> list[dict]:
+    """One row per compared model: the headline numbers, observed and tested coverage, and the verdict, which
+    rests on the tested "RL only" count (observed counts are reported beside it)."""
+    a = cfg.analysis
     base = counts[counts.algo == BASE]
     b1, bn = _pass1_passn(base)
     out = []
     for model, rl in counts[counts.algo != BASE].groupby("model", sort=False):
         r1, rn = _pass1_passn(rl)
-        cov = coverage(base, rl).category.value_counts()
-        cross = crossing(
-            base, rl, cfg.analysis.bootstrap, cfg.analysis.ci, derive_seed(cfg.seed, "crossing", model)
-        )
-        rl_only = int(cov.get("rl_only", 0))
+        cov = coverage(base, rl, a.fdr)
+        observed = cov.category.value_counts()
+        cross = crossing(base, rl, a.bootstrap, a.ci, derive_seed(cfg.seed, "crossing", model))
+        n, m = cross["k_max"], len(cov)
+        rl_only, rl_tested = int(observed.get("rl_only", 0)), int(cov.rl_only_tested.sum())
+        base_tested = int(cov.base_only_tested.sum())
+        c_min = stats.min_detectable_count(n, a.fdr / max(m, 1))
         who = _who(cfg, model)
+        # how many samples per problem the claims would need, where the configured n falls short
+        rng = np.random.default_rng(derive_seed(cfg.seed, "sample-size", model))
+        need_kstar = None
+        if not within_one_doubling(cross["ci_low"], cross["ci_high"]):
+            need_kstar = samples_for_kstar(cov.c_base.to_numpy(), cov.c_rl.to_numpy(), n, a.ci, rng)
+        need_rl_only = None
+        if rl_only > rl_tested:
+            rate = float(cov.c_rl[(cov.category == "rl_only") & ~cov.rl_only_tested].max() / n)
+            need_rl_only = stats.samples_to_detect(rate, a.fdr, m, a.power, n_from=n)
+        detect = f"{c_min}/{n} = {c_min / n:.3f}" if c_min else f"none of {n}"
+        if rl_tested:
+            answer = (
+                f"yes: {who} solved {rl_only} problem(s) the base never solved in {n} samples, {rl_tested} of them "
+                f"significant at FDR {a.fdr}"
+            )
+        elif rl_only:
+            answer = (
+                f"no: {who} solved {rl_only} problem(s) the base never solved in {n} samples, none significant at "
+                f"FDR {a.fdr} (the smallest detectable rate against 0/{n} is {detect})"
+            )
+        else:
+            answer = f"no: every problem {who} solved, the base also solved within {n} samples"
         out.append(
             dict(
                 model=model,
@@ -210,7 +303,7 @@ def verdicts(counts: pd.DataFrame, cfg: Config) -> list[dict]:
                 seed=int(rl.seed.iloc[0]),
                 step=int(rl.step.iloc[0]),
                 dataset=rl.dataset.iloc[0],
-                k_max=cross["k_max"],
+                k_max=n,
                 pass1_base=b1,
                 pass1_rl=r1,
                 pass1_gain=r1 - b1,
@@ -219,13 +312,18 @@ def verdicts(counts: pd.DataFrame, cfg: Config) -> list[dict]:
                 delta_se=bn - r1,
                 k_star=cross["k_star"],
                 k_star_ci=[cross["ci_low"], cross["ci_high"]],
-                **{f"solved_{k}": int(cov.get(k, 0)) for k in ("both", "base_only", "rl_only", "neither")},
-                expands_boundary=rl_only > 0,
-                answer=(
-                    f"yes: {who} solved {rl_only} problem(s) the base never solved in {cross['k_max']} samples"
-                    if rl_only
-                    else f"no: every problem {who} solved, the base also solved within {cross['k_max']} samples"
-                ),
+                **{
+                    f"solved_{k}": int(observed.get(k, 0))
+                    for k in ("both", "base_only", "rl_only", "neither")
+                },
+                rl_only_tested=rl_tested,
+                base_only_tested=base_tested,
+                fdr=a.fdr,
+                min_detectable_count=c_min,
+                samples_for_kstar=need_kstar,
+                samples_for_rl_only=need_rl_only,
+                expands_boundary=rl_tested > 0,
+                answer=answer,
             )
         )
     return out
@@ -235,26 +333,54 @@ def _fmt_k(k: float) -> str:
     return "none" if np.isinf(k) else str(int(k))
 
 
-def verdict_markdown(rows: list[dict]) -> str:
+def verdict_markdown(rows: list[dict], extra: list[str] | None = None) -> str:
     lines = [
         "# Does RL expand the reasoning boundary?",
         "",
-        "| model | pass@1 base -> RL | pass@n base / RL | k* (95% CI) | Delta SE | both / base only / RL only / neither | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| model | pass@1 base -> RL | pass@n base / RL | k* (95% CI) | Delta SE | both / base only / RL only / neither "
+        "| tested: RL only / base only | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    notes = []
     for r in rows:
         lo, hi = r["k_star_ci"]
         lines.append(
             f"| {r['model']} | {r['pass1_base']:.3f} -> {r['pass1_rl']:.3f} | {r['passn_base']:.3f} / {r['passn_rl']:.3f} "
             f"(n={r['k_max']}) | {_fmt_k(r['k_star'])} ({_fmt_k(lo)}-{_fmt_k(hi)}) | {r['delta_se']:.3f} | "
-            f"{r['solved_both']} / {r['solved_base_only']} / {r['solved_rl_only']} / {r['solved_neither']} | {r['answer']} |"
+            f"{r['solved_both']} / {r['solved_base_only']} / {r['solved_rl_only']} / {r['solved_neither']} | "
+            f"{r['rl_only_tested']} / {r['base_only_tested']} | {r['answer']} |"
         )
+        n = r["k_max"]
+        if not within_one_doubling(lo, hi):
+            need = r["samples_for_kstar"]
+            notes.append(
+                f"- {r['model']}: k* is not placed within one doubling by n = {n}; "
+                + (
+                    f"about {need} samples per problem would place it (simulated from the per-problem rates)."
+                    if need
+                    else f"not by {16 * n} samples per problem either: the spread over problems bounds it (more problems)."
+                )
+            )
+        if r["solved_rl_only"] > r["rl_only_tested"]:
+            need = r["samples_for_rl_only"]
+            notes.append(
+                f"- {r['model']}: an untested RL-only problem at its observed rate would need "
+                + (f"about {need} samples per problem" if need else "more than 65,536 samples per problem")
+                + " to be detected with the configured power as a single discovery."
+            )
+    q = rows[0]["fdr"] if rows else 0.05
     lines += [
         "",
         "k*: first k where the base model's pass@k is at or above the RL model's (none: RL stays above up to n).",
         "Delta SE = pass@n(base) - pass@1(RL), the sampling-efficiency gap of Yue et al. Sec. 4.3.",
+        "Observed coverage: solved at least once in n samples. Tested: an observed RL-only (base-only) problem whose "
+        f"one-sided exact test of RL's rate > the base's (and the reverse) survives Benjamini-Hochberg at FDR {q} over "
+        "the panel's problems; the verdict rests on the tested RL-only count.",
         "",
     ]
+    if notes:
+        lines += ["## Sample size", "", *notes, ""]
+    lines += extra or []
     return "\n".join(lines)
 
 
@@ -296,7 +422,9 @@ def run(cfg: Config, counts_csv: str | Path, out_dir: str | Path) -> dict[str, P
             paths["crossing"],
         )
         cov = [
-            coverage(base, g).assign(model=m)
+            coverage(base, g, cfg.analysis.fdr).assign(
+                model=m, algo=g.algo.iloc[0], seed=int(g.seed.iloc[0]), step=int(g.step.iloc[0])
+            )
             for m, g in counts[counts.algo != BASE].groupby("model", sort=False)
         ]
         _write_csv(pd.concat(cov) if cov else pd.DataFrame(), paths["coverage"])
@@ -307,7 +435,13 @@ def run(cfg: Config, counts_csv: str | Path, out_dir: str | Path) -> dict[str, P
             out_dir / f"verdict_{dataset}.md",
             out_dir / f"verdict_{dataset}.json",
         )
-        md = verdict_markdown(rows)
+        from workflow.seeds import seeds_markdown, seeds_table  # seeds.py builds on this module
+
+        seeds = seeds_table(counts, rows, cfg) if rows else pd.DataFrame()
+        paths["seeds"] = out_dir / f"seeds_{dataset}.csv"
+        _write_csv(seeds, paths["seeds"])
+        multi = len(seeds) and (seeds.n_seeds > 1).any()
+        md = verdict_markdown(rows, seeds_markdown(seeds) if multi else None)
         with atomic_path(paths["verdict_md"]) as tmp:
             tmp.write_text(md)
         with atomic_path(paths["verdict_json"]) as tmp:

@@ -3,7 +3,7 @@
 Consumes: the base and RL checkpoints, their verified samples of one dataset, and the dataset (reference
 solutions: the toy task's ``solutions``, a benchmark's ``reference``). Produces
 ``results/<study>/tables/perplexity_<panel>.csv`` with one row per scored response:
-``model`` (the RL model of the comparison), ``measure`` (PPL_base(Y_base), PPL_base(Y_RL), PPL_RL(Y_RL),
+``model`` (the RL model of the comparison) with its ``algo``, ``seed`` and ``step``, ``measure`` (PPL_base(Y_base), PPL_base(Y_RL), PPL_RL(Y_RL),
 PPL_base(Y_ref)), ``problem_id``, ``sample_idx``, ``ppl``.
 
 PPL_m(Y | x) = exp(-(1/T) sum_t log P_m(y_t | x, y_<t)) over the T response tokens (EOS included when the
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from workflow.analyze import model_keys
 from workflow.backends import Backend, open_backend
 from workflow.config import Config, load_config
 from workflow.io import atomic_path, read_jsonl
@@ -110,6 +111,7 @@ def run(
                     pd.DataFrame(
                         dict(
                             model=name,
+                            **dict(zip(("algo", "seed", "step"), model_keys(cfg, name), strict=True)),
                             dataset=dataset,
                             measure=measure,
                             problem_id=[r["problem_id"] for r in rows],

@@ -4,7 +4,8 @@ Consumes: ``results/<study>/tables/<table>_<dataset>.csv``. Produces ``results/<
 .{png,pdf}`` and logs the table and the figure to W&B. ``FIGURES`` maps each figure to its table and function;
 ``snakemake figures`` rebuilds every figure from the tables alone.
 
-- ``passk``: pass@k curves, base versus each RL model, log2 k axis, bootstrap CI bands (Yue et al. Figs 2-4, 8).
+- ``passk``: pass@k curves, base versus each RL model, log2 k axis, bootstrap CI bands (Yue et al. Figs 2-4, 8);
+  a configuration with several RL seeds as thin per-seed lines, their mean, and a band of the seed spread.
 - ``histogram``: share of problems per accuracy bin, per model (Yue et al. Fig 5).
 - ``dynamics``: pass@1 and pass@n against the checkpoint step per RL run (Yue et al. Fig 1 right; ProRL Fig 1).
 - ``difficulty``: gain in pass@n over the base against the base's pass@n, per difficulty level (ProRL Fig 3 left).
@@ -19,6 +20,7 @@ Run: ``python -m workflow.plot --config C --figure passk --table passk_test.csv 
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,17 +56,36 @@ def palette(models: list[str], bases: set[str]) -> dict[str, tuple]:
     return colors | {b: BASE_COLOR for b in bases}
 
 
+def _seed_groups(models: list[str], bases: set[str]) -> dict[str, list[str]]:
+    """RL models of one configuration over seeds (``grpo-s0-step300``, ``grpo-s1-step300`` -> ``grpo-step300``)."""
+    groups: dict[str, list[str]] = {}
+    for m in models:
+        key = m if m in bases else re.sub(r"-s\d+(?=-step\d+$)", "", m)
+        groups.setdefault(key, []).append(m)
+    return groups
+
+
 def _passk_lines(ax, t: pd.DataFrame, legend_size: float = 8) -> None:
-    """pass@k against k on ``ax``: one line per model with its CI band, the base model dashed black."""
+    """pass@k against k on ``ax``: one line per model with its CI band, the base model dashed black. A
+    configuration run with several seeds is drawn as thin per-seed lines in one colour, with a band from the
+    lowest to the highest seed (the seed spread)."""
     models = list(dict.fromkeys(t["model"]))
     bases = base_models(t)
-    colors = palette(models, bases)
-    for m in models:
-        g = t[t.model == m].sort_values("k")
-        ax.plot(
-            g.k, g.value, marker="o", ms=3, lw=1.8, color=colors[m], label=m, ls="--" if m in bases else "-"
-        )
-        ax.fill_between(g.k, g.ci_low, g.ci_high, color=colors[m], alpha=0.15, lw=0)
+    groups = _seed_groups(models, bases)
+    colors = palette(list(groups), bases)
+    for key, members in groups.items():
+        if len(members) == 1:
+            g = t[t.model == key if key in bases else t.model == members[0]].sort_values("k")
+            ls = "--" if key in bases else "-"
+            ax.plot(g.k, g.value, marker="o", ms=3, lw=1.8, color=colors[key], label=members[0], ls=ls)
+            ax.fill_between(g.k, g.ci_low, g.ci_high, color=colors[key], alpha=0.15, lw=0)
+            continue
+        wide = t[t.model.isin(members)].pivot_table(index="k", columns="model", values="value")
+        for m in members:
+            ax.plot(wide.index, wide[m], lw=0.8, alpha=0.7, color=colors[key])
+        ax.fill_between(wide.index, wide.min(axis=1), wide.max(axis=1), color=colors[key], alpha=0.2, lw=0)
+        ax.plot(wide.index, wide.mean(axis=1), marker="o", ms=3, lw=1.8, color=colors[key],
+                label=f"{key} ({len(members)} seeds)")  # fmt: skip
     ax.set_xscale("log", base=2)
     ax.set_ylim(0, 1.02)
     ax.legend(frameon=True, fontsize=legend_size)

@@ -154,6 +154,10 @@ class AnalysisConfig:
     """Bootstrap resamples over problems for confidence intervals."""
     ci: float = 0.95
     """Confidence level of the intervals."""
+    fdr: float = 0.05
+    """False discovery rate of the per-problem tests (Benjamini-Hochberg over a panel's problems)."""
+    power: float = 0.8
+    """Detection probability the sample-size estimates aim for."""
     ppl_problems: int = 20
     """Perplexity analysis: the first this many problems of each sampled dataset."""
     ppl_samples: int = 16
@@ -165,8 +169,9 @@ class AnalysisConfig:
 
     def __post_init__(self) -> None:
         _positive(self, "bootstrap", "ppl_problems", "ppl_samples", "novelty_n", "novelty_samples")
-        if not 0 < self.ci < 1:
-            raise ConfigError("analysis.ci must be in (0, 1)")
+        for name in ("ci", "fdr", "power"):
+            if not 0 < getattr(self, name) < 1:
+                raise ConfigError(f"analysis.{name} must be in (0, 1), got {getattr(self, name)!r}")
 
 
 @dataclass(frozen=True)
@@ -358,6 +363,8 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("model", "path"): None,
     ("model", "template"): "plain",
     ("verification", "code_disk_mb"): 32,
+    ("analysis", "fdr"): 0.05,
+    ("analysis", "power"): 0.8,
     ("verification", "allow_weak_sandbox"): False,
 }
 """Fields added after studies had results: a fingerprint leaves them out while they hold their default, so
