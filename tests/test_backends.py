@@ -9,6 +9,7 @@ skipped without CUDA).
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from types import SimpleNamespace
@@ -66,8 +67,8 @@ class FakeLLM:
                 comps = [
                     SimpleNamespace(
                         index=i,
-                        text=f"s{sp.seed + i}",
-                        token_ids=[1] * (i + 1),
+                        text=f" s{sp.seed + i}",  # vLLM's detokenizer keeps a leading space; we decode ids
+                        token_ids=[sp.seed + i] + [0] * i,  # 0: a special token, dropped by decode
                         finish_reason="stop" if i % 2 else "length",
                     )
                     for i in reversed(range(sp.n))  # out of order on purpose
@@ -86,6 +87,9 @@ class FakeLLM:
 class _Tok:
     eos_token_id = 0
 
+    def decode(self, ids, skip_special_tokens=False):
+        return " ".join(f"s{i}" for i in ids if not (skip_special_tokens and i == 0))
+
     def __call__(self, text, add_special_tokens=True):
         ids = [len(w) + 1 for w in text.split()]
         return {"input_ids": ([99] if add_special_tokens else []) + ids}
@@ -103,6 +107,7 @@ def fake_vllm(monkeypatch):
     mod = types.ModuleType("vllm")
     mod.LLM, mod.SamplingParams = FakeLLM, FakeSamplingParams
     monkeypatch.setitem(sys.modules, "vllm", mod)
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)  # the backend sets it: restored afterwards
     FakeLLM.calls = []
     return FakeLLM
 
@@ -114,7 +119,10 @@ def test_vllm_backend_contract(fake_vllm):
     b = open_backend(sc, "some/model", revision="abc")
     assert isinstance(b, VLLMBackend)
     _, init = fake_vllm.calls[0]
-    assert init["model"] == "some/model" and init["revision"] == "abc"
+    assert init["model"] == "some/model" and init["revision"] == "abc" and init["enforce_eager"] is False
+    # no CUDA here: vLLM's CPU build gets float32 for `auto` and its KV-cache space from the config
+    assert init["dtype"] == ("auto" if torch.cuda.is_available() else "float32")
+    assert torch.cuda.is_available() or os.environ["VLLM_CPU_KVCACHE_SPACE"] == "4"
     assert (
         init["tensor_parallel_size"] == 2 and init["enable_prefix_caching"] and init["max_model_len"] == 4096
     )
@@ -129,6 +137,11 @@ def test_vllm_backend_contract(fake_vllm):
     assert [s.completion for s in out[0]] == ["P:s100", "P:s101", "P:s102"]
     assert [s.finish_reason for s in out[0]] == ["length", "stop", "length"]
     assert [s.num_tokens for s in out[1]] == [1, 2, 3]
+    # engine arguments pass through; the named settings win over them
+    b2 = open_backend(SamplingConfig(backend="vllm", engine_args={"max_num_seqs": 8, "dtype": "x"}), "m")
+    assert isinstance(b2, VLLMBackend)
+    _, init2 = fake_vllm.calls[-1]
+    assert init2["max_num_seqs"] == 8 and init2["dtype"] != "x"
     # scoring: the response's tokens only (the prompt's are excluded), EOS appended when it stopped
     (lp,) = b.mean_logprobs(["x y"], ["aa b"], [True])
     _, reqs, sp = fake_vllm.calls[-1]

