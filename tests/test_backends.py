@@ -1,11 +1,11 @@
 """Sampling backends: the transformers backend on a real tiny checkpoint, the vLLM backend's contract.
 
-vLLM needs a CUDA GPU, which these CI machines do not have: ``test_vllm_backend_contract`` runs our
-``VLLMBackend`` against a test double of the ``vllm`` module that records the calls (one request per prompt
-with ``SamplingParams(n=...)``, seeds, stop strings, prefix caching, ``prompt_logprobs`` scoring) and replays
-vLLM's documented output shapes. ``test_vllm_on_gpu`` runs the real vLLM on a GPU machine (marker ``gpu``;
-skipped without CUDA).
-"""
+``test_vllm_backend_contract`` runs our ``VLLMBackend`` against a test double of the ``vllm`` module that
+records the calls (one request per prompt with ``SamplingParams(n=...)``, seeds, stop strings, prefix caching,
+engine arguments, ``prompt_logprobs`` scoring) and replays vLLM's documented output shapes: it checks what we
+ask of vLLM in this environment, which has no vLLM. The real engine runs on CPU in its own environment
+(tests/test_vllm_cpu.py, tests/vllm_cpu_checks.py) and on a GPU in ``test_vllm_on_gpu`` (marker ``gpu``;
+skipped without CUDA; tests/gpu/check.sh)."""
 
 from __future__ import annotations
 
