@@ -143,3 +143,19 @@ def test_verdict_names_a_distilled_model_by_its_role():
         "no: distillation solved 2 problem(s) the base never solved in 4 samples, none"
     )
     assert "RL" not in v["answer"]
+
+
+def test_one_rl_only_problem_at_2_of_256_is_not_evidence():
+    """The prolonged run's step-600 ProRL pattern: among 200 problems, one solved 2 times of 256 by RL and
+    never by the base. Observed "RL only" = 1, but p = C(256,2)/C(512,2) = 0.25 exceeds every Benjamini-Hochberg
+    threshold (at most 0.05), so the tested count is 0 and the verdict is no; it names the detectable rate
+    (12 of 256 for a single discovery among 200) and the samples that would detect 2/256 (2,048 for power 0.8)."""
+    rng = np.random.default_rng(0)
+    base_c = rng.integers(1, 200, size=200)
+    rl_c = base_c.copy()
+    base_c[7], rl_c[7] = 0, 2
+    c = pd.concat([counts("base", list(base_c), n=256), counts("prorl-s0-step600", list(rl_c), n=256)])
+    (v,) = B.verdicts(c, from_dict({"analysis": {"bootstrap": 50}}))
+    assert (v["solved_rl_only"], v["rl_only_tested"], v["expands_boundary"]) == (1, 0, False)
+    assert v["min_detectable_count"] == 12 and v["samples_for_rl_only"] == 2048
+    assert "12/256" in v["answer"]
