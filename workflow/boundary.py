@@ -471,7 +471,14 @@ def log_verdict(cfg: Config, dataset: str, rows: list[dict], tables_dir: Path) -
         {
             f"{dataset}/{r['model']}/{k}": (None if _isinf(r[k]) else r[k])
             for r in rows
-            for k in ("pass1_gain", "delta_se", "k_star", "solved_rl_only", "solved_base_only")
+            for k in (
+                "pass1_gain",
+                "delta_se",
+                "k_star",
+                "solved_rl_only",
+                "solved_base_only",
+                "rl_only_tested",
+            )
         }
     )
     tracker.finish()
