@@ -376,8 +376,14 @@ def verdict_markdown(rows: list[dict], extra: list[str] | None = None) -> str:
         "Observed coverage: solved at least once in n samples. Tested: an observed RL-only (base-only) problem whose "
         f"one-sided exact test of RL's rate > the base's (and the reverse) survives Benjamini-Hochberg at FDR {q} over "
         "the panel's problems; the verdict rests on the tested RL-only count.",
-        "",
     ]
+    if rows and rows[0]["min_detectable_count"]:
+        r0 = rows[0]
+        lines.append(
+            f"With n = {r0['k_max']}, a problem the other model never solved needs at least "
+            f"{r0['min_detectable_count']} of {r0['k_max']} correct samples to be declared as a single discovery."
+        )
+    lines += [""]
     if notes:
         lines += ["## Sample size", "", *notes, ""]
     lines += extra or []
