@@ -223,7 +223,9 @@ def _sampling_digest(model):
     """Hash of the sampling settings (but n and datasets), the model's spec and its template: computed once
     per model, not once per sample job."""
     sampling = {
-        k: v for k, v in CFG.to_dict()["sampling"].items() if k not in ("n", "datasets")
+        k: v
+        for k, v in CFG.stable_dict()["sampling"].items()
+        if k not in ("n", "datasets")
     }
     spec = CFG.models.get(model)
     name = spec.template if spec else CFG.model.template

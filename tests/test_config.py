@@ -200,3 +200,24 @@ def test_new_fields_at_their_defaults_keep_old_fingerprints():
     assert cfg.fingerprint("seed", "data", "model") == want
     other = from_dict({"model": {"template": "qwen-boxed"}})
     assert other.fingerprint("seed", "data", "model") != want
+
+
+def test_fields_added_later_stay_out_of_every_settings_hash_at_their_defaults():
+    """Stage hashes (the fingerprints, and the sample jobs' digest of the sampling section in rules/common.smk)
+    read ``stable_dict``: the sandbox, test and vLLM fields added later are absent at their defaults, so
+    finished studies are not resampled or reverified after an upgrade; set, they count."""
+    d = Config().stable_dict()
+    for section, key in [
+        ("sampling", "enforce_eager"),
+        ("sampling", "cpu_kv_cache_gb"),
+        ("sampling", "engine_args"),
+        ("analysis", "fdr"),
+        ("analysis", "power"),
+        ("verification", "code_disk_mb"),
+        ("verification", "allow_weak_sandbox"),
+    ]:
+        assert key not in d[section], (section, key)
+    assert from_dict({"sampling": {"engine_args": {"seed": 3}}}).stable_dict()["sampling"]["engine_args"] == {
+        "seed": 3
+    }
+    assert "fdr" in from_dict({"analysis": {"fdr": 0.1}}).stable_dict()["analysis"]

@@ -344,16 +344,19 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
 
+    def stable_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the fields of ``_ADDED_LATER`` that hold their default, as before they
+        existed: what every fingerprint of settings hashes."""
+        d = self.to_dict()
+        for (section, key), default in _ADDED_LATER.items():
+            if d.get(section, {}).get(key, default) == default:
+                d.get(section, {}).pop(key, None)
+        return d
+
     def fingerprint(self, *sections: str) -> str:
         """Short stable hash of the given sections (all if none): the part of a run id that changes
         when the settings that produced a result change."""
-        d = self.to_dict()
-        for (
-            section,
-            key,
-        ), default in _ADDED_LATER.items():  # absent at their default, as before they existed
-            if d.get(section, {}).get(key, default) == default:
-                d.get(section, {}).pop(key, None)
+        d = self.stable_dict()
         picked = {s: d[s] for s in sections} if sections else d
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:8]
 
