@@ -172,3 +172,27 @@ def test_attack_suite_as_a_non_root_user():
     assert summary["contained"] == summary["cases"] == len(attacks.all_cases())
     assert summary["right"] == summary["in_scope"] == len(IN_SCOPE) + len(attacks.CORRECT)
     print(summary, file=sys.stderr)
+
+
+@FULL
+def test_an_interpreter_under_tmp_stays_reachable_and_read_only():
+    """A checkout (and its venv) under /tmp, which the private space replaces: its exposed directories are
+    bound back inside the private /tmp, read-only. Found by CI in a clone under /tmp, where numpy vanished."""
+    import dataclasses
+
+    lib = tempfile.mkdtemp(prefix="rlvr-sbx-lib-")
+    os.chmod(lib, 0o755)
+    try:
+        with open(os.path.join(lib, "rlvr_probe_mod.py"), "w") as f:
+            f.write("VALUE = 42\n")
+        os.chmod(os.path.join(lib, "rlvr_probe_mod.py"), 0o644)
+        iso = dataclasses.replace(ISO, expose=(*ISO.expose, lib))
+        prog = (
+            f"import sys\nsys.path.insert(0, {lib!r})\nimport rlvr_probe_mod\nprint(rlvr_probe_mod.VALUE)\n"
+            f"try:\n    open({lib!r} + '/x', 'w')\n    print('LEAK wrote')\nexcept OSError:\n    print('read-only')\n"
+        )
+        res = sandbox.run(prog, limits=attacks.LIMITS, iso=iso)
+        assert (res.status, res.stdout.split()) == ("ok", ["42", "read-only"]), res
+        assert os.listdir(lib) == ["rlvr_probe_mod.py"]
+    finally:
+        shutil.rmtree(lib, ignore_errors=True)

@@ -52,6 +52,8 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91, "ppc64le": 184, "s390x": 185}
 SYSTEM_DIRS = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc", "sys", "tmp"}
 """Top-level directories the program keeps seeing (read-only); every other one is hidden."""
+PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+"""Replaced by the run's private space."""
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -107,8 +109,13 @@ def build_view(fs: dict, workdir: str) -> None:
         os.mkdir(os.path.join(workdir, sub), 0o700)
         os.chown(os.path.join(workdir, sub), owner, owner)
         space[target] = os.open(os.path.join(workdir, sub), os.O_PATH | os.O_DIRECTORY)
-    # hide, then bind back the interpreter's directories (opened first: their paths are about to vanish)
-    expose = [p for p in fs["expose"] if p.split("/")[1] not in SYSTEM_DIRS]
+
+    # hide, then bind back the interpreter's directories (opened first: their paths are about to vanish);
+    # one under /tmp, /var/tmp or /dev/shm (a checkout in /tmp) goes back into the private space afterwards
+    def private(path: str) -> bool:
+        return any(path == d or path.startswith(d + "/") for d in PRIVATE_DIRS)
+
+    expose = [p for p in fs["expose"] if p.split("/")[1] not in SYSTEM_DIRS or private(p)]
     kept = {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in expose}
     hidden = []
     for name in sorted(os.listdir("/")):
@@ -121,14 +128,20 @@ def build_view(fs: dict, workdir: str) -> None:
         mount("rlvr-sbx-hidden", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=256,mode=755")
         hidden.append(path)
     for p, fd in kept.items():
-        os.makedirs(p, exist_ok=True)
-        mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
-        os.close(fd)
+        if not private(p):
+            os.makedirs(p, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
+            os.close(fd)
     for target, fd in space.items():  # the working directory last: it may lie in the new /tmp
         if target == workdir or os.path.isdir(target) or target == "/var/tmp" and "/var" in hidden:
             os.makedirs(target, exist_ok=True)
             mount(f"/proc/self/fd/{fd}", target, None, MS_BIND)
         os.close(fd)
+    for p, fd in kept.items():  # read-only by the pass below (their paths are not the private space's)
+        if private(p):
+            os.makedirs(p, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", p, None, MS_BIND | MS_REC)
+            os.close(fd)
     writable = set(space)
     for point, keep in _mountinfo():  # everything else read-only, the hiding tmpfs (empty) included
         if point not in writable:
