@@ -159,3 +159,20 @@ def test_one_rl_only_problem_at_2_of_256_is_not_evidence():
     assert (v["solved_rl_only"], v["rl_only_tested"], v["expands_boundary"]) == (1, 0, False)
     assert v["min_detectable_count"] == 12 and v["samples_for_rl_only"] == 2048
     assert "12/256" in v["answer"]
+
+
+def test_the_verdict_records_the_math_policy_of_math_panels():
+    cfg = from_dict(
+        {
+            "verification": {"policy": "lenient"},
+            "models": {"b": {"path": "x", "role": "base"}, "r": {"path": "y"}},
+            "benchmarks": {"gsm8k": {"source": "g.jsonl"}, "he": {"loader": "humaneval_plus", "source": "h"}},
+            "comparisons": {"c": {"base": "b", "models": ["r"], "benchmarks": ["gsm8k", "he"]}},
+        }
+    )
+    assert B.math_policy(cfg, "c_gsm8k") == "lenient"
+    assert B.math_policy(cfg, "c_he") is None  # programs: no math policy
+    assert B.math_policy(from_dict({}), "test") is None  # the countdown task
+    rows = B.verdicts(pd.concat([counts("base", [1, 0]), counts("grpo-s0-step1", [2, 0])]), cfg)
+    rows[0]["verification_policy"] = "lenient"
+    assert "verification.policy = lenient" in B.verdict_markdown(rows)

@@ -215,9 +215,18 @@ def test_fields_added_later_stay_out_of_every_settings_hash_at_their_defaults():
         ("analysis", "power"),
         ("verification", "code_disk_mb"),
         ("verification", "allow_weak_sandbox"),
+        ("verification", "policy"),
     ]:
         assert key not in d[section], (section, key)
+    lenient = from_dict({"verification": {"policy": "lenient"}})
+    assert lenient.stable_dict()["verification"]["policy"] == "lenient"
+    assert lenient.fingerprint("verification") != Config().fingerprint("verification")  # re-verifies
     assert from_dict({"sampling": {"engine_args": {"seed": 3}}}).stable_dict()["sampling"]["engine_args"] == {
         "seed": 3
     }
     assert "fdr" in from_dict({"analysis": {"fdr": 0.1}}).stable_dict()["analysis"]
+
+
+def test_an_unknown_math_policy_fails_naming_the_key():
+    with pytest.raises(ConfigError, match="verification.policy"):
+        from_dict({"verification": {"policy": "official"}})

@@ -377,6 +377,11 @@ def verdict_markdown(rows: list[dict], extra: list[str] | None = None) -> str:
         f"one-sided exact test of RL's rate > the base's (and the reverse) survives Benjamini-Hochberg at FDR {q} over "
         "the panel's problems; the verdict rests on the tested RL-only count.",
     ]
+    if rows and rows[0].get("verification_policy"):
+        lines.append(
+            f"Math answers verified under verification.policy = {rows[0]['verification_policy']} (config/README.md "
+            "lists what strict and lenient decide, case by case)."
+        )
     if rows and rows[0]["min_detectable_count"]:
         r0 = rows[0]
         lines.append(
@@ -388,6 +393,21 @@ def verdict_markdown(rows: list[dict], extra: list[str] | None = None) -> str:
         lines += ["## Sample size", "", *notes, ""]
     lines += extra or []
     return "\n".join(lines)
+
+
+def math_policy(cfg: Config, dataset: str) -> str | None:
+    """``verification.policy`` when the panel's problems are math (a math benchmark, or a training study's split of
+    one), else None: the verdict table records how their answers were graded."""
+    from workflow.benchmarks import get_loader
+
+    names = [b for b in cfg.benchmarks if dataset == b or dataset.endswith("_" + b)]
+    if not names and cfg.data.task == "benchmark":
+        names = [cfg.data.benchmark]
+    for name in names:
+        spec = cfg.benchmarks.get(name)
+        if spec is not None and get_loader(spec.loader or name).kind == "math":
+            return cfg.verification.policy
+    return None
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
@@ -404,6 +424,9 @@ def run(cfg: Config, counts_csv: str | Path, out_dir: str | Path) -> dict[str, P
         dataset = Path(counts_csv).stem.removeprefix("counts_")
         base = counts[counts.algo == BASE]
         rows = verdicts(counts, cfg)
+        policy = math_policy(cfg, dataset)
+        for r in rows if policy else []:
+            r["verification_policy"] = policy
         paths = {
             k: out_dir / f"{k}_{dataset}.csv"
             for k in ("crossing", "coverage", "histogram", "difficulty", "dynamics")

@@ -45,7 +45,8 @@ def check_math(items: list[Item], cfg: Config) -> list[Verdict]:
     from workflow.tasks.math import MathChecker
 
     v = cfg.verification
-    with MathChecker(workers=v.workers, timeout=v.math_timeout) as checker:
+    log.info("math verification policy: %s", v.policy)
+    with MathChecker(workers=v.workers, timeout=v.math_timeout, policy=v.policy) as checker:
         return checker.check_many(
             [(p.get("answer"), r.get("completion"), r.get("finish_reason", "stop")) for p, r in items]
         )

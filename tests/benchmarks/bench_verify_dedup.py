@@ -1,12 +1,17 @@
-"""Benchmark (not a test): math verification of many samples with and without the dedup cache.
+"""Benchmark (not a test): math verification of many samples with and without the dedup cache and the fast path.
 
 Builds ``--samples`` synthetic samples with the answer duplication of real pass@k sampling: problems from the
 shared MATH500 copy (``../shared/data/benchmarks/math500``; synthetic references without it), each sampled
 ``--per-problem`` times, final answers drawn Zipf-like from a few distinct answers per problem (the reference,
 a restyled reference, near misses), written boxed (70%), after "the answer is" (10%), unboxed in a sentence
-(last-number extraction, 7%), truncated (8%) or empty (5%). Verifies them with ``MathChecker(dedup=True)`` and
-``MathChecker(dedup=False)`` in the same run, checks that both give the same verdicts, and prints samples/s for
-both and their ratio.
+(last-number extraction, 7%), truncated (8%) or empty (5%).
+
+Two measurements, each against its peer in the same run, with verdicts checked equal:
+
+* dedup: ``MathChecker(dedup=True)`` against ``dedup=False`` (``--workers`` workers), with the fast path on both
+  sides and then off on both sides, and dedup + fast path against neither;
+* cold: the distinct (reference, answer) pairs of all problems (``--distinct`` per problem), each checked once by
+  one worker, with the fast path (``fast_verdict``, no sympy) and without it.
 
 Run from the repository root: ``python tests/benchmarks/bench_verify_dedup.py [--samples 100000]``.
 """
@@ -83,9 +88,10 @@ def make_samples(n: int, per_problem: int, distinct: int, seed: int) -> list[tup
     return samples[:n]
 
 
-def timed_run(samples: list[tuple[str, str, str]], dedup: bool, workers: int, timeout: float, batch: int):
-    with MathChecker(workers=workers, timeout=timeout, dedup=dedup) as checker:
-        checker.check("1", "\\boxed{1.0}")  # start the workers outside the timed region
+def timed_run(samples, dedup: bool, fast: bool, workers: int, timeout: float, batch: int):
+    with MathChecker(workers=workers, timeout=timeout, dedup=dedup, fast=fast) as checker:
+        checker.check("x+1", "\\boxed{1+x}")  # start the workers outside the timed region
+        checker.cache_stats = type(checker.cache_stats)()
         start = time.perf_counter()
         verdicts = []
         for i in range(0, len(samples), batch):  # shard-sized batches, as the verify stage feeds them
@@ -93,6 +99,63 @@ def timed_run(samples: list[tuple[str, str, str]], dedup: bool, workers: int, ti
         elapsed = time.perf_counter() - start
         stats = checker.cache_stats
     return verdicts, elapsed, stats
+
+
+def differing(a: list, b: list) -> int:
+    """Verdicts that differ between two runs of the same samples; timeouts depend on load and are left out."""
+    return sum(
+        (u.correct, u.reason) != (c.correct, c.reason)
+        for u, c in zip(a, b, strict=False)
+        if "timeout" not in (u.reason, c.reason)
+    )
+
+
+def dedup_runs(samples: list, a: argparse.Namespace) -> None:
+    m = a.uncached_samples or len(samples)
+    label = "" if m == len(samples) else f" (first {m} samples)"
+    rates, runs = {}, {}
+    for fast in (True, False):
+        for dedup in (True, False):
+            part = samples if dedup else samples[:m]
+            verdicts, elapsed, stats = timed_run(part, dedup, fast, a.workers, a.timeout, a.batch)
+            rates[fast, dedup], runs[fast, dedup] = len(part) / elapsed, verdicts
+            print(
+                f"fast path {'on ' if fast else 'off'}, {'dedup   ' if dedup else 'no dedup'}: {len(part)} samples in "
+                f"{elapsed:7.1f} s = {rates[fast, dedup]:8.0f} samples/s ({stats.misses} pairs checked, {stats.fast} "
+                f"by the fast path, {stats.hits} cache hits){'' if dedup else label}"
+            )
+    print("  verdicts:", dict(Counter(v.reason for v in runs[True, True])))
+    base = runs[True, True]
+    print(
+        f"verdicts differing from the first run (timeouts aside): {[differing(base, v) for v in runs.values()]}"
+    )
+    print(f"speed-up of the dedup cache, fast path on:  {rates[True, True] / rates[True, False]:.1f}x")
+    print(f"speed-up of the dedup cache, fast path off: {rates[False, True] / rates[False, False]:.1f}x")
+    print(f"speed-up of dedup + fast path over neither: {rates[True, True] / rates[False, False]:.1f}x")
+
+
+def cold_runs(a: argparse.Namespace) -> None:
+    rng = random.Random(a.seed)
+    refs = references(500, rng)
+    pairs = list(
+        dict.fromkeys(
+            (ref, f"\\boxed{{{x}}}") for ref in refs for x in distinct_answers(ref, rng, a.distinct)
+        )
+    )
+    items = [(ref, text, "stop") for ref, text in pairs]
+    out = {}
+    for fast in (True, False):
+        verdicts, elapsed, stats = timed_run(items, True, fast, 1, a.timeout, a.batch)
+        out[fast] = verdicts
+        print(
+            f"cold, fast path {'on ' if fast else 'off'}: {len(items)} distinct pairs, 1 worker, {elapsed:7.1f} s = "
+            f"{len(items) / elapsed:7.0f} pairs/s ({stats.fast} settled by the fast path)"
+        )
+        if fast:
+            t_fast = elapsed
+    print(
+        f"cold speed-up of the fast path: {elapsed / t_fast:.1f}x; verdicts differing: {differing(out[True], out[False])}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,37 +175,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--batch", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=("dedup", "cold"), default=None, help="run one of the two measurements")
     a = ap.parse_args(argv)
 
-    samples = make_samples(a.samples, a.per_problem, a.distinct, a.seed)
     source = "MATH500 references" if MATH500.exists() else "synthetic references"
-    print(
-        f"{len(samples)} samples, {len(samples) // a.per_problem} problems x {a.per_problem} ({source}), {a.workers} workers"
-    )
-
-    cached, t_cached, stats = timed_run(samples, True, a.workers, a.timeout, a.batch)
-    print(
-        f"dedup cache:    {len(samples)} samples in {t_cached:8.1f} s = {len(samples) / t_cached:9.0f} samples/s "
-        f"({stats.misses} pairs verified, {stats.hits} cache hits)"
-    )
-    print("  verdicts:", dict(Counter(v.reason for v in cached)))
-
-    m = a.uncached_samples or len(samples)
-    uncached, t_uncached, stats = timed_run(samples[:m], False, a.workers, a.timeout, a.batch)
-    rate_uncached = m / t_uncached
-    label = "" if m == len(samples) else f" (first {m} samples only)"
-    print(
-        f"no cache:       {m} samples in {t_uncached:8.1f} s = {rate_uncached:9.0f} samples/s "
-        f"({stats.misses} pairs verified){label}"
-    )
-    # Timeouts depend on load, everything else must agree.
-    differ = sum(
-        (u.correct, u.reason) != (c.correct, c.reason)
-        for u, c in zip(uncached, cached, strict=False)
-        if "timeout" not in (u.reason, c.reason)
-    )
-    print(f"verdicts differing between the two runs (timeouts aside): {differ}")
-    print(f"speed-up of the dedup cache: {len(samples) / t_cached / rate_uncached:.1f}x")
+    if a.only != "cold":
+        samples = make_samples(a.samples, a.per_problem, a.distinct, a.seed)
+        print(
+            f"{len(samples)} samples, {len(samples) // a.per_problem} problems x {a.per_problem} ({source}), "
+            f"{a.workers} workers"
+        )
+        dedup_runs(samples, a)
+    if a.only != "dedup":
+        cold_runs(a)
 
 
 if __name__ == "__main__":

@@ -372,6 +372,7 @@ _ADDED_LATER: dict[tuple[str, str], Any] = {
     ("sampling", "engine_args"): {},
     ("analysis", "power"): 0.8,
     ("verification", "allow_weak_sandbox"): False,
+    ("verification", "policy"): "strict",
 }
 """Fields added after studies had results: a fingerprint leaves them out while they hold their default, so
 upgrading the code does not rerun finished stages whose settings did not change."""

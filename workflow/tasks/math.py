@@ -71,9 +71,12 @@ from typing import Any
 
 from workflow.config import VerificationConfig
 from workflow.tasks import Verdict
-from workflow.tasks.answers import extract_answer, normalize_gold_cached
+from workflow.tasks.answers import canonical, normalize_gold_cached, read_answer
+from workflow.tasks.fastmath import close, exact_value, fast_verdict, lenient_plain, plain_number
 
-REASONS = ("ok", "wrong", "truncated", "empty", "no_answer", "timeout", "error")
+REASONS = ("ok", "wrong", "truncated", "empty", "no_answer", "hedged", "timeout", "error")
+POLICIES = ("strict", "lenient")
+"""``verification.policy``: how the cases careful graders decide differently go (see the module docstring)."""
 
 # ---------------------------------------------------------------------------------------------------------------
 # Equivalence (worker processes)
@@ -129,10 +132,6 @@ def _is_percentage(parsed: list) -> bool:
     return bool(parsed) and _is_expr(parsed[0]) and parsed[0].has(UnevaluatedExpr(Rational(1, 100)))
 
 
-# Relative tolerance for two numbers, as the official grader (Qwen2.5-Math ``math_equal``: isclose, rel_tol 1e-4).
-REL_TOL = 1e-4
-
-
 def _degenerate(parsed: list) -> bool:
     """A relation whose two sides parse identically (``N=n``: latex2sympy lowercases every symbol)."""
     from sympy.core.relational import Relational
@@ -164,54 +163,112 @@ def _numbers_agree(g: list, a: list) -> bool:
         gv, av = _values(g[0]), _values(a[0])
         if not gv or not av:
             return True
-        return any(bool(abs(x - y) <= REL_TOL * max(abs(x), abs(y))) for x in gv for y in av)
+        return any(close(x, y) for x in gv for y in av)
     except (TypeError, ValueError, ArithmeticError):  # complex or undecidable comparisons: keep the verdict
         return True
-
-
-def _compact(s: str) -> str:
-    return re.sub(r"\s+", "", s)
 
 
 def _latex(parsed: list, default: str) -> str:
     return next((x for x in parsed if isinstance(x, str)), default)
 
 
-def equivalent(gold: str, answer: str) -> bool:
+def _same_latex(x: str, y: str) -> bool:
+    """Equal canonical LaTeX (:func:`canonical`), for a relation also with its two sides swapped."""
+    cx, cy = canonical(x), canonical(y)
+    if cx == cy:
+        return True
+    return cx.count("=") == 1 and cy.count("=") == 1 and cx == "=".join(reversed(cy.split("=")))
+
+
+def _swap_sides(answer: str) -> str | None:
+    """``B = A`` for an equation ``A = B`` (one ``=``, no other relation); None for anything else.
+
+    math-verify reads ``d = 5`` as the value 5 (so ``5 = d`` differs) and cannot parse some equations with a
+    lone symbol on the right at all."""
+    if answer.count("=") != 1 or re.search(r"[<>]|\\[lg]eq?(?![A-Za-z])|\\ne(?![A-Za-z])", answer):
+        return None
+    left, right = answer.split("=")
+    return f"{right.strip()} = {left.strip()}" if left.strip() and right.strip() else None
+
+
+def _same_i(parsed: list) -> list:
+    """One imaginary unit: latex2sympy makes the ``i`` of ``4i`` a real symbol and that of ``4 \\cdot i`` or ``-i``
+    another, so ``3 + 4i`` and ``3 + 4 \\cdot i`` would differ."""
+    from sympy import Basic, Symbol
+
+    unit = Symbol("i", real=True)
+    out = []
+    for x in parsed:
+        if isinstance(x, Basic):
+            found = {s: unit for s in x.free_symbols if getattr(s, "name", None) == "i" and s != unit}
+            x = x.xreplace(found) if found else x
+        out.append(x)
+    return out
+
+
+def _lenient_numbers(gold: str, answer: str, g: list, a: list) -> bool:
+    """The official grader's numeric rules (:func:`workflow.tasks.fastmath.lenient_plain` for two plain numbers;
+    any two numeric values within 1e-4 relative)."""
+    cg, ca = canonical(gold), canonical(answer)
+    pg, pa = plain_number(cg), plain_number(ca)
+    if pg is not None and pa is not None:
+        return lenient_plain(pg, pa)
+    x, y = exact_value(cg), exact_value(ca)
+    if x is not None and y is not None:  # exactly, as the fast path: sympy's floats round at the boundary
+        return lenient_plain((x, False), (y, False))
+    try:
+        gv, av = _values(g[0]), _values(a[0])
+        return bool(gv) and bool(av) and close(gv[0], av[0])
+    except (TypeError, ValueError, ArithmeticError):
+        return False
+
+
+def equivalent(gold: str, answer: str, lenient: bool = False, swap: bool = True) -> bool:
     """math-verify equivalence of a normalised reference and answer, with no timeout (use a worker for that).
 
-    Around math-verify's ``verify``: a reference or answer that parses to a degenerate relation is compared as
-    normalised LaTeX (whitespace aside); numbers must also agree to a relative tolerance; a percentage may equal its
-    number.
+    Around math-verify's ``verify``: equal canonical forms are equal, and so are equal exact rational values
+    (``workflow.tasks.fastmath.exact_value``); a reference or answer that parses to a
+    degenerate relation, or that math-verify cannot parse, is compared as canonical LaTeX (a relation also with
+    its sides swapped); an equation also with its sides swapped (``swap``); one imaginary unit (:func:`_same_i`);
+    numbers must also agree to a relative tolerance; a percentage may equal its number. ``lenient`` adds the official grader's numeric rules
+    (:func:`_lenient_numbers`).
     """
     from math_verify import verify
 
-    if gold == answer:
+    if gold == answer or canonical(gold) == canonical(answer):
         return True
-    g, a = _parse(gold), _parse(answer)
+    exact = exact_value(canonical(gold))
+    if exact is not None and exact == exact_value(canonical(answer)):
+        return True  # "8.7\\times 10^{8}" and 870000000: math-verify's float 8.7 * 10^8 misses by 1e-7
+    g, a = _same_i(_parse(gold)), _same_i(_parse(answer))
     if not g or not a:
         return False
-    if _degenerate(g) or _degenerate(a):
+    if _degenerate(g) or _degenerate(a) or all(isinstance(x, str) for x in g + a):
         # compare math-verify's normalised LaTeX (its string fallback: \displaystyle, \left, units gone)
-        return _compact(_latex(g, gold)) == _compact(_latex(a, answer))
+        return _same_latex(_latex(g, gold), _latex(a, answer))
     # allow_set_relation_comp: "x \in [-2,7]" or "(-\infty, 0]" equals "-2 \le x \le 7" or "x \le 0"
-    if verify(g, a, timeout_seconds=None, allow_set_relation_comp=True):
-        return _numbers_agree(g, a)
+    if verify(g, a, timeout_seconds=None, allow_set_relation_comp=True) and _numbers_agree(g, a):
+        return True
+    swapped = _swap_sides(answer) if swap and _swap_sides(gold) is not None else None
+    if swapped is not None and equivalent(gold, swapped, lenient, swap=False):
+        return True
+    if lenient and _lenient_numbers(gold, answer, g, a):
+        return True
     # "4.2\%" for 4.2: math-verify lets an integer percentage equal its number (9\% = 9) but not a decimal
     # one; the official grader accepts both (it also tries the reference x100 and /100).
     pct = re.compile(r"\s*\\%$")
     if bool(pct.search(gold)) != bool(pct.search(answer)):
-        return equivalent(pct.sub("", gold), pct.sub("", answer))
+        return equivalent(pct.sub("", gold), pct.sub("", answer), lenient)
     return False
 
 
-def _check_pair(gold: str, answer: str, timeout: float) -> str:
+def _check_pair(gold: str, answer: str, timeout: float, lenient: bool = False) -> str:
     global _ARMED
     try:
         try:
             _ARMED = True
             signal.setitimer(signal.ITIMER_REAL, timeout)
-            return "ok" if equivalent(gold, answer) else "wrong"
+            return "ok" if equivalent(gold, answer, lenient) else "wrong"
         finally:
             _ARMED = False
             signal.setitimer(signal.ITIMER_REAL, 0)
@@ -246,7 +303,7 @@ def _worker_main(conn: Connection, timeout: float, memory_mb: int | None) -> Non
             return
         if task is None:
             return
-        conn.send(_check_pair(task[0], task[1], timeout))
+        conn.send(_check_pair(task[0], task[1], timeout, task[2]))
 
 
 def _serve() -> None:
@@ -323,8 +380,8 @@ class _Pool:
         self.workers[i].stop()
         self.workers[i] = self._spawn()
 
-    def run(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
-        """The reason (ok, wrong, timeout, error) of every pair, in order."""
+    def run(self, pairs: Sequence[tuple[str, str, bool]]) -> list[str]:
+        """The reason (ok, wrong, timeout, error) of every (reference, answer, lenient) task, in order."""
         out: list[str | None] = [None] * len(pairs)
         todo = deque(range(len(pairs)))
         while todo or any(w.task is not None for w in self.workers):
@@ -393,19 +450,23 @@ class _Pool:
 
 @dataclass
 class CacheStats:
-    """Dedup cache counters: ``hits`` samples answered from the cache, ``misses`` pairs verified."""
+    """Counters: ``hits`` samples answered from the dedup cache, ``misses`` pairs verified, ``fast`` of them
+    settled by the fast path (no worker, no sympy)."""
 
     hits: int = 0
     misses: int = 0
     size: int = 0
+    fast: int = 0
 
 
 class MathChecker:
     """Scores math completions against reference answers; never raises on a sample, never hangs.
 
     ``workers`` processes check pairs in parallel, each under ``timeout`` seconds (math-verify's default; the
-    official code uses 3 s). ``dedup`` caches verdicts by (normalised reference, extracted answer);
-    ``memory_mb`` caps each worker's address space. Use as a context manager, or call :meth:`close`.
+    official code uses 3 s). ``policy`` is ``strict`` or ``lenient`` (:data:`POLICIES`, the module docstring).
+    ``dedup`` caches verdicts by (normalised reference, extracted answer); ``fast`` settles the pairs that
+    :func:`fast_verdict` can in this process; ``memory_mb`` caps each worker's address space. Use as a context
+    manager, or call :meth:`close`.
     """
 
     def __init__(
@@ -414,9 +475,14 @@ class MathChecker:
         timeout: float = VerificationConfig.math_timeout,
         dedup: bool = True,
         memory_mb: int | None = 4096,
+        policy: str = VerificationConfig.policy,
+        fast: bool = True,
     ) -> None:
         if workers < 1 or timeout <= 0:
             raise ValueError(f"MathChecker needs workers >= 1 and timeout > 0, got {workers=} {timeout=}")
+        if policy not in POLICIES:
+            raise ValueError(f"MathChecker policy must be one of {POLICIES}, got {policy!r}")
+        self.lenient, self.fast = policy == "lenient", fast
         # Fail here, loudly, rather than in every worker: a missing dependency must not score everything wrong.
         import math_verify  # noqa: F401
 
@@ -445,8 +511,9 @@ class MathChecker:
     def check_many(self, items: Iterable[tuple[str | None, str | None, str | None]]) -> list[Verdict]:
         """Verdicts for (reference answer, completion, finish reason) triples, in order.
 
-        Extraction and the trivial verdicts (truncated, empty, no_answer, error for a missing reference) happen
-        here; the distinct (reference, answer) pairs not yet cached go to the worker pool.
+        Extraction and the trivial verdicts (truncated, empty, no_answer, hedged, error for a missing reference)
+        happen here, and so does the fast path; the distinct (reference, answer) pairs not yet cached or settled go
+        to the worker pool.
         """
         verdicts: list[Verdict | None] = []
         pending: dict[int, tuple[str, str]] = {}  # sample index -> pair to verify
@@ -467,7 +534,7 @@ class MathChecker:
         else:
             todo = list(pending.values())
         self.cache_stats.misses += len(todo)
-        reasons = self._run(todo)
+        reasons = self._settle(todo)
         if self.dedup:
             self._cache.update(zip(todo, reasons, strict=True))
             self.cache_stats.size = len(self._cache)
@@ -478,29 +545,37 @@ class MathChecker:
             verdicts[i] = Verdict(found[i] == "ok", found[i], answer)
         return [v if v is not None else Verdict(False, "error") for v in verdicts]
 
-    @staticmethod
-    def _prepare(item: tuple[str | None, str | None, str | None]) -> Verdict | tuple[str, str]:
+    def _prepare(self, item: tuple[str | None, str | None, str | None]) -> Verdict | tuple[str, str]:
         """A verdict that needs no worker, or the (normalised reference, extracted answer) pair to verify."""
         gold, completion, finish_reason = item
-        if finish_reason == "length":
+        if finish_reason == "length" and not self.lenient:
             return Verdict(False, "truncated")
         if not isinstance(completion, str) or not completion.strip():
             return Verdict(False, "empty")
-        answer = extract_answer(completion)
+        answer, why = read_answer(completion, self.lenient)
         if answer is None:
-            return Verdict(False, "no_answer")
+            return Verdict(False, why)
         ref = normalize_gold_cached(gold) if isinstance(gold, (str, int, float)) else ""
         if not ref:  # no reference answer: a data error, not the model's
             return Verdict(False, "error", answer)
         return ref, answer
 
-    def _run(self, pairs: list[tuple[str, str]]) -> list[str]:
-        if not pairs:
+    def _settle(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """The reason of every pair: the fast path's where it decides, the workers' for the rest."""
+        reasons = [fast_verdict(g, a, self.lenient) if self.fast else None for g, a in pairs]
+        slow = [i for i, r in enumerate(reasons) if r is None]
+        self.cache_stats.fast += len(pairs) - len(slow)
+        for i, r in zip(slow, self._run([(*pairs[i], self.lenient) for i in slow]), strict=True):
+            reasons[i] = r
+        return reasons  # type: ignore[return-value]
+
+    def _run(self, tasks: list[tuple[str, str, bool]]) -> list[str]:
+        if not tasks:
             return []
         if self._pool is None:
             self._pool = _Pool(self.workers, self.timeout, self.memory_mb)
         try:
-            return self._pool.run(pairs)
+            return self._pool.run(tasks)
         except BaseException:
             # Interrupted mid-run (Ctrl-C) a worker may still owe a result: never reuse such a pool.
             self.close()

@@ -34,7 +34,7 @@ def _math_checker(path: str):
     from workflow.tasks.math import MathChecker
 
     v = _config(path).verification
-    return MathChecker(workers=1, timeout=v.math_timeout)
+    return MathChecker(workers=1, timeout=v.math_timeout, policy=v.policy)
 
 
 @functools.lru_cache(maxsize=4)
