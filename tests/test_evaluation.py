@@ -99,7 +99,9 @@ def test_evaluation_study_end_to_end(eval_study):
         # the verdict table says how math answers were graded; other kinds have no such setting
         math = bench == "math500"
         assert all(v.get("verification_policy") == ("strict" if math else None) for v in verdict)
-        assert ("verification.policy = strict" in (res / "tables" / f"verdict_{panel}.md").read_text()) == math
+        assert (
+            "verification.policy = strict" in (res / "tables" / f"verdict_{panel}.md").read_text()
+        ) == math
         for fig in ("passk", "histogram", "difficulty", "perplexity"):
             assert (res / "figures" / f"{fig}_{panel}.png").exists()
         assert not (res / "figures" / f"dynamics_{panel}.png").exists()
