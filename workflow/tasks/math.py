@@ -11,7 +11,11 @@ How it follows the official code (paper.md §1.4, ``parser.extract_answer`` and 
   ``\\boxed{}`` (also ``\\fbox``, ``\\framebox`` and ``\\boxed 5`` for one token); else the text after the last
   "the answer is" / "final answer is" / "answer:"; else the last number in the text (GSM8K-style answers). We do
   not let math-verify search the completion itself: with several boxes it may join them into a set, and the last
-  box must count.
+  box must count. Boxes joined only by commas, "and" or math delimiters are one answer (``$\\boxed{1}$,
+  $\\boxed{2}$``); joined by "or" with different contents they are a hedge, scored wrong (``hedged``).
+* A fast path (``workflow.tasks.fastmath``) settles, in the parent, the pairs whose canonical forms are equal or
+  that are plain numbers, tuples of them or constant expressions; the rest go to the workers. Both paths give
+  the same verdict on every pair of tests/test_math_policy.py.
 * Equivalence is math-verify's ``parse`` + ``verify`` (string, numeric and symbolic equality; sets, intervals,
   matrices, percentages, degrees, ``\\text{}`` and unit stripping) on the extracted and the reference answer, each
   wrapped as ``\\boxed{...}``.
@@ -22,12 +26,17 @@ How it follows the official code (paper.md §1.4, ``parser.extract_answer`` and 
 * Identical (reference, extracted answer) pairs are checked once: the verdict is a pure function of the pair, and
   sampled answers repeat heavily (many of 1024 samples per problem share a few final answers).
 
-Deviations from the official code:
+Deviations from the official code (``policy``, ``verification.policy``: the cases careful graders decide
+differently; config/README.md has the table):
 
-* A sample cut at the length limit (``finish_reason == "length"``) is wrong ("truncated"), even when it contains a
-  box; the official scorer grades whatever it extracts and only reports the clip ratio.
-* An unbalanced last box (``\\boxed{\\frac{1}{2}``) is no answer; an empty ``\\boxed{}`` (a model quoting the
-  instruction) is skipped in favour of the box before it.
+* ``strict`` (the default): a sample cut at the length limit (``finish_reason == "length"``) is wrong
+  ("truncated"), even when it contains a box, and an unbalanced last box (``\\boxed{\\frac{1}{2}``) is no answer;
+  numbers compare by math-verify (6 decimals) within the relative tolerance. ``lenient`` does what the official
+  harness does: it grades cut samples and reads an unbalanced last box to the end of the text, and accepts two
+  numbers within 1e-4 relative, for two plain numerals also the reference x100 or /100. Both accept mixed
+  numbers and dropped base subscripts (the official grader does not), and neither credits a hedge or misses an
+  answer split over boxes (the official grader takes the last box).
+* An empty ``\\boxed{}`` (a model quoting the instruction) is skipped in favour of the box before it.
 * The last-number fallback keeps thousands separators (``1,000`` is one number, ``1,2,3`` three) and simple
   fractions (``1/2``), and does not read the minus of a range (``2-3``) as a sign; the official regex reads
   ``-?\\d*\\.?\\d+`` after deleting every comma.
@@ -44,11 +53,16 @@ tests/test_math_verifier.py):
 * A decimal percentage equals its number (``4.2\\%`` for 4.2; math-verify only allows it for integers, the
   official grader for both); a bare ``%`` (a LaTeX comment) is escaped first.
 * Intervals equal the inequalities that describe them (math-verify's ``allow_set_relation_comp``).
+* An equation equals itself with its sides swapped (math-verify reads ``d = 5`` as the value 5, and cannot parse
+  some equations with a lone symbol on the right); LaTeX it cannot parse compares as canonical LaTeX, so
+  re-spacing (``m_{\\max }``) does not matter; ``i`` is one symbol (latex2sympy makes the ``i`` of ``4i`` and of
+  ``4 \\cdot i`` two); equal exact rational values are equal (math-verify's float ``8.7 \\times 10^{8}`` is not
+  870000000).
 
 Known limits: degrees are not converted to radians (neither does the official grader); units written as bare
 text with an exponent or slash after a LaTeX answer (``166 cm^2``, ``\\frac{600}{7} km/h``) are not stripped
-(``\\text{}``/``\\mathrm{}`` units and plain words after a number are); a pair that timed out stays cached as
-a timeout.
+(``\\text{}``/``\\mathrm{}`` units and plain words after a number are); latex2sympy drops a prime (``x'`` reads
+as ``x``, so ``x' + x = 0`` is ``2x = 0``); a pair that timed out stays cached as a timeout.
 """
 
 from __future__ import annotations
