@@ -7,6 +7,8 @@ rule analyze:
         passk=f"{R}/tables/passk_{{panel}}.csv",
     log:
         f"{LOGS}/analyze_{{panel}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/analyze/{{panel}}.tsv"
     localrule: True
     conda:
         ENV
@@ -38,6 +40,8 @@ rule boundary:
         seeds=f"{R}/tables/seeds_{{panel}}.csv",
     log:
         f"{LOGS}/boundary_{{panel}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/boundary/{{panel}}.tsv"
     localrule: True
     conda:
         ENV
@@ -62,6 +66,8 @@ rule perplexity:
         f"{R}/tables/perplexity_{{panel}}.csv",
     log:
         f"{LOGS}/perplexity_{{panel}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/perplexity/{{panel}}.tsv"
     conda:
         ENV
     threads: CFG.threads
@@ -89,6 +95,8 @@ rule novelty:
         f"{R}/tables/novelty_{{panel}}.csv",
     log:
         f"{LOGS}/novelty_{{panel}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/novelty/{{panel}}.tsv"
     localrule: True
     conda:
         ENV

@@ -3,6 +3,8 @@ rule prepare_benchmark:
         f"{R}/data/{{dataset}}.jsonl",
     log:
         f"{LOGS}/data/{{dataset}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/prepare_benchmark/{{dataset}}.tsv"
     wildcard_constraints:
         dataset="|".join(BENCHMARKS),
     conda:

@@ -11,6 +11,8 @@ rule plot:
         pdf=f"{R}/figures/{{figure}}_{{panel}}.pdf",
     log:
         f"{LOGS}/plot/{{figure}}_{{panel}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/plot/{{figure}}_{{panel}}.tsv"
     localrule: True
     conda:
         ENV
@@ -33,6 +35,8 @@ rule grid_table:
         f"{R}/tables/{{grid}}.csv",
     log:
         f"{LOGS}/grid_{{grid}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/grid_table/{{grid}}.tsv"
     localrule: True
     conda:
         ENV
@@ -58,6 +62,8 @@ rule plot_grid:
         pdf=f"{R}/figures/{{grid}}.pdf",
     log:
         f"{LOGS}/plot/{{grid}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/plot_grid/{{grid}}.tsv"
     localrule: True
     conda:
         ENV

@@ -6,7 +6,7 @@ rule pretrain:
     log:
         f"{LOGS}/pretrain.log",
     benchmark:
-        f"{LOGS}/benchmarks/pretrain.tsv"
+        f"{LOGS}/benchmarks/pretrain/pretrain.tsv"
     conda:
         ENV
     # nothing else is runnable while the base model trains: two threads are 1.7x faster than one here

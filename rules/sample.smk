@@ -6,6 +6,8 @@ rule sample:
         f"{R}/samples/{{model}}/{{dataset}}/shard{{shard}}/from{{start}}.jsonl",
     log:
         f"{LOGS}/sample/{{model}}/{{dataset}}/shard{{shard}}-from{{start}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/sample/{{model}}/{{dataset}}/shard{{shard}}-from{{start}}.tsv"
     conda:
         ENV
     threads: sample_threads()
@@ -31,6 +33,8 @@ rule verify:
         f"{R}/verified/{{model}}/{{dataset}}/shard{{shard}}.jsonl",
     log:
         f"{LOGS}/verify/{{model}}/{{dataset}}/shard{{shard}}.log",
+    benchmark:
+        f"{LOGS}/benchmarks/verify/{{model}}/{{dataset}}/shard{{shard}}.tsv"
     conda:
         ENV
     threads: VERIFY_THREADS

@@ -7,6 +7,8 @@ rule verl_data:
         val=f"{R}/data/verl/val.parquet",
     log:
         f"{LOGS}/verl_data.log",
+    benchmark:
+        f"{LOGS}/benchmarks/verl_data/verl_data.tsv"
     conda:
         ENV
     resources:
@@ -29,7 +31,7 @@ rule train:
     log:
         f"{LOGS}/train/{{algo}}-s{{seed}}.log",
     benchmark:
-        f"{LOGS}/benchmarks/train_{{algo}}-s{{seed}}.tsv"
+        f"{LOGS}/benchmarks/train/{{algo}}-s{{seed}}.tsv"
     conda:
         ENV
     threads: train_threads()

@@ -131,6 +131,22 @@ def test_end_to_end_reduced_study(tiny_study):
     assert "Nothing to be done" in snakemake(wd, "-n", "--configfile", "tiny.yaml").stdout
 
 
+def test_profile_reports_every_stage_and_the_phases_of_training_and_sampling(tiny_study):
+    from workflow.profile import markdown, read
+
+    wd, _ = tiny_study
+    prof = read(wd / "logs" / "tiny")
+    assert {"pretrain", "train", "sample", "verify", "analyze", "boundary", "plot"} <= set(prof.jobs)
+    assert len(prof.jobs["train"]) == 1 and len(prof.jobs["sample"]) == 3 * 2  # 3 models x 2 shards
+    assert 0 < max(prof.jobs["train"]) <= prof.span <= sum(sum(v) for v in prof.jobs.values())
+    train = {name: s for (rule, name), s in prof.phases.items() if rule == "train"}
+    assert {"generation", "logprobs", "update", "validation", "saving"} <= set(train)
+    assert sum(train.values()) <= sum(prof.jobs["train"])  # phases lie inside the job
+    assert {"load", "generation", "write"} <= {n for (r, n) in prof.phases if r == "sample"}
+    report = markdown(prof)
+    assert "| train | generation |" in report and "| pretrain | 1 |" in report
+
+
 def test_killed_shard_is_redone_alone_and_identically(tiny_study):
     """A run killed while sampling shard 1: no shard file (writes are atomic) but a stray temp file, and nothing
     downstream of it (verification of that shard, tables, figures) was made."""

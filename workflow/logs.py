@@ -1,8 +1,9 @@
 """Stage logging and progress reporting.
 
-``stage(name)`` logs what a stage read, what it wrote and how long it took. ``Progress`` shows a tqdm bar on a
-terminal and, when stderr is a file (a Snakemake rule log), prints a line with rate and ETA every
-``every`` seconds instead.
+``stage(name)`` logs what a stage read, what it wrote and how long it took. ``Phases`` times the parts of a stage
+and logs one ``phases:`` line (``workflow.profile`` reads it back). ``Progress`` shows a tqdm bar on a terminal
+and, when stderr is a file (a Snakemake rule log), prints a line with rate and ETA every ``every`` seconds
+instead.
 """
 
 from __future__ import annotations
@@ -64,6 +65,30 @@ def stage(name: str) -> Iterator[StageLog]:
     log.info("[%s] start", name)
     yield s
     log.info("[%s] done in %.1f s", name, time.perf_counter() - s.start)
+
+
+class Phases:
+    """Seconds spent per named phase of a stage: ``with phases("generation"): ...``, then ``phases.log(s)``."""
+
+    PREFIX = "phases:"
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+    def line(self) -> str:
+        """``phases: generation=12.34s update=5.67s`` (the format ``workflow.profile`` parses)."""
+        return " ".join([self.PREFIX] + [f"{k}={v:.2f}s" for k, v in self.seconds.items()])
+
+    def log(self, s: StageLog) -> None:
+        s.info("%s", self.line())
 
 
 class Progress:

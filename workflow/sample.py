@@ -27,7 +27,7 @@ from pathlib import Path
 from workflow.backends import open_backend
 from workflow.config import Config, load_config
 from workflow.io import derive_seed, read_jsonl, write_jsonl
-from workflow.logs import stage
+from workflow.logs import Phases, stage
 from workflow.templates import render
 
 
@@ -85,13 +85,16 @@ def run(
     lo, hi = block_range(cfg, dataset, start)
     template_name, revision = model_settings(cfg, model)
     template = cfg.template(template_name)
+    phases = Phases()
     with stage(f"sample {model} {dataset} shard{shard} samples {lo}-{hi - 1}") as s:
-        backend = open_backend(sc, path, threads=cfg.threads, revision=revision)
+        with phases("load"):
+            backend = open_backend(sc, path, threads=cfg.threads, revision=revision)
         s.read(path, data_path)
         problems = shard_problems(read_jsonl(data_path), shard, sc.shards)
         seeds = seeds_for(cfg, model, dataset, shard, lo, problems)
         prompts = [render(template, question(p)) for p in problems]
-        samples = backend.generate(prompts, hi - lo, seeds, template)
+        with phases("generation"):
+            samples = backend.generate(prompts, hi - lo, seeds, template)
         rows = [
             dict(
                 problem_id=p["id"],
@@ -103,7 +106,9 @@ def run(
             for p, per in zip(problems, samples, strict=True)
             for i, smp in enumerate(per)
         ]
-        n = write_jsonl(out, rows)
+        with phases("write"):
+            n = write_jsonl(out, rows)
+        phases.log(s)
         trunc = sum(r["finish_reason"] == "length" for r in rows) / max(n, 1)
         s.info(
             "%d problems x %d samples = %d rows, truncated %.2f%%, template %s, backend %s",

@@ -40,7 +40,7 @@ from workflow import rollout as R
 from workflow import tracking
 from workflow.config import AlgorithmConfig, Config
 from workflow.io import atomic_path, derive_seed, read_jsonl
-from workflow.logs import Progress, stage
+from workflow.logs import Phases, Progress, stage
 from workflow.train import start_tracker
 from workflow.train.checkpoints import checkpoint_dir, kept_dir, publish, restore_checkpoints
 
@@ -88,6 +88,7 @@ class Trainer:
         algo_name: str,
     ) -> None:
         self.cfg, self.algo, self.seed, self.name = cfg, algo, seed, algo_name
+        self.phases = Phases()  # seconds per phase, logged at the end (workflow.profile reads them)
         self.problems, self.val = problems, val[: algo.val_problems]
         self.policy, self.tokenizer = M.load(base_dir, threads=cfg.threads)
         self.ref, _ = M.load(base_dir)
@@ -168,19 +169,21 @@ class Trainer:
 
         # the reference forward pass is skipped when nothing but the KL metric needs it (every kl_log_every steps)
         measure_kl = algo.kl_loss_coef > 0 or self.kl_ctl.value > 0 or step % self.cfg.rl.kl_log_every == 0
-        batch, metrics = R.collect(
-            self.policy,
-            self.tokenizer,
-            draw,
-            algo,
-            self.cfg.data.max_value,
-            gen,
-            with_baseline="baseline" in self.needs,
-        )
+        with self.phases("generation"):  # sampling, scoring, greedy baselines
+            batch, metrics = R.collect(
+                self.policy,
+                self.tokenizer,
+                draw,
+                algo,
+                self.cfg.data.max_value,
+                gen,
+                with_baseline="baseline" in self.needs,
+            )
         if batch is not None:
             metrics.update(self.update(batch, gen, measure_kl))
         self.step_done = step + 1
-        metrics.update(self.maybe_validate_and_reset(self.step_done))
+        with self.phases("validation"):
+            metrics.update(self.maybe_validate_and_reset(self.step_done))
         metrics["kl_coef"] = self.kl_ctl.value
         return metrics
 
@@ -191,12 +194,16 @@ class Trainer:
         pid, pmask, resp, mask = (x.to(dev) for x in (ro.prompt_ids, ro.prompt_mask, ro.response, ro.mask))
         old_logp = ro.old_logp.to(dev)
         with torch.no_grad():
-            ref_logp = (
-                M.token_logprobs(self.ref, pid, pmask, resp, mask, temperature=algo.temperature)[0]
-                if measure_kl
-                else old_logp
-            )
-            values = token_values(self.critic, pid, pmask, resp, mask) if self.critic is not None else None
+            with self.phases("logprobs"):  # the reference pass
+                ref_logp = (
+                    M.token_logprobs(self.ref, pid, pmask, resp, mask, temperature=algo.temperature)[0]
+                    if measure_kl
+                    else old_logp
+                )
+            with self.phases("critic"):
+                values = (
+                    token_values(self.critic, pid, pmask, resp, mask) if self.critic is not None else None
+                )
             kl_tok = A.KL_ESTIMATORS[algo.kl_reward_type](old_logp, ref_logp) * mask  # [N, T]
             token_rewards = outcome_token_rewards(ro.scores.to(dev), mask) - self.kl_ctl.value * kl_tok
             self.kl_ctl.update(A.masked_mean(kl_tok, mask, dim=-1).mean().item(), n_steps=len(ro.scores))
@@ -222,41 +229,49 @@ class Trainer:
         for mb in chunks:
             mb = mb.to(dev)
             m = mask[mb]
-            logp, ent = M.token_logprobs(
-                self.policy, pid[mb], pmask[mb], resp[mb], m, temperature=algo.temperature, with_entropy=True
-            )
-            loss_mat, pl_metrics = policy_loss(
-                A.PolicyLossInput(logp, old_logp[mb], adv[mb], algo.clip_low, algo.clip_high, algo.clip_c)
-            )
-            pg_loss = aggregate(loss_mat, m, None)
-            entropy = aggregate(ent, m, None)
-            kl = aggregate(kl_fn(logp, ref_logp[mb]), m, None)
-            loss = pg_loss - algo.entropy_coef * entropy + algo.kl_loss_coef * kl
-            mb_metrics = {"pg_loss": pg_loss.item(), "entropy": entropy.item()}
-            if measure_kl:
-                mb_metrics["kl"] = kl.item()
-            if self.ptx is not None:
-                ids, p_len = self.ptx_batch(len(mb), gen)
-                labels = ids.clone()
-                labels[:, :p_len] = -100
-                ptx = self.policy(input_ids=ids.to(dev), labels=labels.to(dev)).loss
-                loss = loss + algo.ptx_coef * ptx
-                mb_metrics["ptx_loss"] = ptx.item()
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            mb_metrics["grad_norm"] = float(
-                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), algo.grad_clip)
-            )
-            self.opt.step()
-            if self.critic is not None:
-                vpred = token_values(self.critic, pid[mb], pmask[mb], resp[mb], m)
-                vf_loss, vf_clip = A.value_loss(
-                    vpred, returns[mb], values[mb], m, algo.value_clip, algo.loss_agg_mode
+            with self.phases("update"):
+                logp, ent = M.token_logprobs(
+                    self.policy,
+                    pid[mb],
+                    pmask[mb],
+                    resp[mb],
+                    m,
+                    temperature=algo.temperature,
+                    with_entropy=True,
                 )
-                self.critic_opt.zero_grad(set_to_none=True)
-                vf_loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.critic.parameters(), algo.grad_clip)
-                self.critic_opt.step()
+                loss_mat, pl_metrics = policy_loss(
+                    A.PolicyLossInput(logp, old_logp[mb], adv[mb], algo.clip_low, algo.clip_high, algo.clip_c)
+                )
+                pg_loss = aggregate(loss_mat, m, None)
+                entropy = aggregate(ent, m, None)
+                kl = aggregate(kl_fn(logp, ref_logp[mb]), m, None)
+                loss = pg_loss - algo.entropy_coef * entropy + algo.kl_loss_coef * kl
+                mb_metrics = {"pg_loss": pg_loss.item(), "entropy": entropy.item()}
+                if measure_kl:
+                    mb_metrics["kl"] = kl.item()
+                if self.ptx is not None:
+                    ids, p_len = self.ptx_batch(len(mb), gen)
+                    labels = ids.clone()
+                    labels[:, :p_len] = -100
+                    ptx = self.policy(input_ids=ids.to(dev), labels=labels.to(dev)).loss
+                    loss = loss + algo.ptx_coef * ptx
+                    mb_metrics["ptx_loss"] = ptx.item()
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                mb_metrics["grad_norm"] = float(
+                    torch.nn.utils.clip_grad_norm_(self.policy.parameters(), algo.grad_clip)
+                )
+                self.opt.step()
+            if self.critic is not None:
+                with self.phases("critic"):
+                    vpred = token_values(self.critic, pid[mb], pmask[mb], resp[mb], m)
+                    vf_loss, vf_clip = A.value_loss(
+                        vpred, returns[mb], values[mb], m, algo.value_clip, algo.loss_agg_mode
+                    )
+                    self.critic_opt.zero_grad(set_to_none=True)
+                    vf_loss.backward()
+                    torch.nn.utils.clip_grad_norm_(self.critic.parameters(), algo.grad_clip)
+                    self.critic_opt.step()
                 mb_metrics.update(vf_loss=vf_loss.item(), vf_clipfrac=vf_clip.item())
             mb_metrics["loss"] = loss.item()
             mb_metrics.update({k: A.masked_mean(v, m).item() for k, v in pl_metrics.items()})
@@ -349,13 +364,15 @@ def run(
                     tr.resets,
                     algo.reset_optimizer,
                 )
-            if step + 1 in rl.save_steps:
-                M.save(tr.policy, tr.tokenizer, kept_dir(out_dir, step + 1))
-                s.info("step %d: saved %s", step + 1, publish(out_dir, step + 1))
-            if (step + 1) % rl.state_every == 0 or step + 1 == rl.steps:
-                with atomic_path(state_path) as tmp:
-                    torch.save(tr.state_dict(), tmp)
+            with tr.phases("saving"):
+                if step + 1 in rl.save_steps:
+                    M.save(tr.policy, tr.tokenizer, kept_dir(out_dir, step + 1))
+                    s.info("step %d: saved %s", step + 1, publish(out_dir, step + 1))
+                if (step + 1) % rl.state_every == 0 or step + 1 == rl.steps:
+                    with atomic_path(state_path) as tmp:
+                        torch.save(tr.state_dict(), tmp)
         prog.close()
+        tr.phases.log(s)
         tracker.finish()
         saved = [checkpoint_dir(out_dir, st) for st in rl.save_steps]
         s.wrote(*saved)
