@@ -94,11 +94,13 @@ _PLAIN_SPACED_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?: \d{3})+(?:\.\d+)?")
 _SCRIPT_SPACE = re.compile(r"([_^])\{\s*((?:[^{}\\\s]|\\[A-Za-z]+|\s(?!\s*\}))*?)\s*\}")
 _TEXT_WRAPPER = re.compile(r"^\\(?:text|textbf|mathrm|mbox)\{([^{}]*)\}$")
 
-_UNITS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-)
-_UNITS += "seventeen eighteen nineteen"
-_SMALL = {w: i for i, w in enumerate(_UNITS.split())}
+_SMALL = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+        "seventeen eighteen nineteen".split()
+    )
+}
 _TENS = {
     w: 10 * i
     for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split())
@@ -144,9 +146,9 @@ def normalize_answer(answer: str) -> str:
 
     Unicode symbols to LaTeX; ``$`` delimiters and escaped dollar signs (currency) removed, which also joins
     OlympiadBench lists written ``$a$,$b$``; ``\\(``/``\\[`` delimiters removed; scientific notation to
-    ``\\times 10^{}``; thousands separated by LaTeX spaces joined (``2\\,016``); space
-    just inside a subscript's braces dropped; a number in words (``\\text{three}``) to digits; a number followed by plain words
-    reduced to the number; trailing sentence punctuation dropped.
+    ``\\times 10^{}``; thousands separated by LaTeX spaces joined (``2\\,016``); space just inside a subscript's
+    braces dropped; a number in words (``\\text{three}``) to digits; a number followed by plain words reduced to
+    the number; trailing sentence punctuation dropped.
     """
     s = normalize_unicode(answer).strip()
     s = s.replace("\\$", "").replace("$", "")
