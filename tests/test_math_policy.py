@@ -7,7 +7,8 @@
   under ``strict`` and under ``lenient`` (the official harness of Yue et al., paper.md section 1.4).
 * The fast path (``workflow.tasks.fastmath``): on every pair of the benchmark suite and of the residual classes,
   and on numeric perturbations of every reference, each verdict it settles equals the worker's (sympy) verdict,
-  under both policies.
+  under both policies; the same on references of the sets' shapes written here (``SYNTHETIC``), which runs
+  without the copies of the sets too.
 """
 
 from __future__ import annotations
@@ -180,31 +181,80 @@ def _numeric_variants(ref: str, rng: random.Random) -> list[str]:
     return out
 
 
-def _suite_pairs() -> list[tuple[str, str]]:
-    """Distinct (normalised reference, extracted answer) pairs of the benchmark suite, the residual classes and
-    the numeric perturbations."""
-    rng = random.Random(0)
+# Reference shapes of the six sets, for the run without their copies (CI): numbers, decimals, fractions, radicals,
+# pi, scientific notation, percentages, degrees, tuples, intervals, sets, equations, expressions, text.
+SYNTHETIC = [
+    "18",
+    "-7",
+    "0",
+    "1,000",
+    "2016",
+    "0.25",
+    "3.14",
+    "100",
+    "\\frac{1}{3}",
+    "-\\frac{3}{2}",
+    "\\dfrac{7}{4}",
+    "3\\sqrt{13}",
+    "\\frac{\\sqrt{3}}{2}",
+    "2-\\sqrt{3}",
+    "\\frac{\\pi}{2}",
+    "9\\pi",
+    "4.5e33",
+    "8.7e8",
+    "1.04\\times 10^{-3}",
+    "50\\%",
+    "12.5\\%",
+    "30^\\circ",
+    "(3, \\frac{\\pi}{2})",
+    "(6,31,-1)",
+    "[-1,-\\frac{1}{2}]",
+    "(-\\infty, 0]",
+    "\\{1,2\\}",
+    "x=5",
+    "y = 2x + 3",
+    "d=\\frac{1+\\sqrt{1+8 n}}{2}",
+    "x^2+3x-6",
+    "1+2i",
+    "\\text{(C)}",
+    "\\text{Evelyn}",
+    "1011_2",
+    "2^{10}",
+    "\\sqrt[3]{2}",
+]
+
+
+def _pairs(refs: list[str], rng: random.Random, name: str = "synthetic") -> list[tuple[str, str]]:
+    """Distinct (normalised reference, extracted answer) pairs: each reference as a model writes it, its
+    perturbations (completions), numeric variants and a tuple around it."""
     pairs = set()
-    for name in REFERENCE:
-        texts = []
-        for row in math_cases.rows(name):
-            ref = REFERENCE[name](row)
-            for forms in completions(name, ref).values():
-                texts += [(ref, t) for t in forms]
-            texts += [(ref, f"\\boxed{{{v}}}") for v in _numeric_variants(normalize_gold(ref), rng)]
-            texts.append((ref, f"\\boxed{{({normalize_gold(ref)}, 1)}}"))
-        texts += [(ref, text) for _, ref, text, _ in residual_cases(name)]
-        for ref, text in texts:
+    for ref in refs:
+        texts = [t for forms in completions(name, ref).values() for t in forms]
+        texts += [f"\\boxed{{{v}}}" for v in _numeric_variants(normalize_gold(ref), rng)]
+        texts.append(f"\\boxed{{({normalize_gold(ref)}, 1)}}")
+        for text in texts:
             answer = extract_answer(text)
             if answer is not None:
                 pairs.add((normalize_gold(ref), answer))
     return sorted(pairs)
 
 
-@pytest.mark.parametrize("policy", POLICIES)
-def test_fast_path_gives_the_sympy_verdict(policy):
+def _suite_pairs() -> list[tuple[str, str]]:
+    """The pairs of the benchmark suite, the residual classes and the numeric perturbations of every reference."""
+    rng = random.Random(0)
+    pairs = set()
+    for name in REFERENCE:
+        refs = [REFERENCE[name](row) for row in math_cases.rows(name)]
+        pairs.update(_pairs(refs, rng, name))
+        for _, ref, text, _ in residual_cases(name):
+            answer = extract_answer(text)
+            if answer is not None:
+                pairs.add((normalize_gold(ref), answer))
+    return sorted(pairs)
+
+
+def _agree(pairs: list[tuple[str, str]], policy: str) -> None:
     lenient = policy == "lenient"
-    pairs = _suite_pairs()
     decided = [(g, a, r) for g, a in pairs if (r := fast_verdict(g, a, lenient)) is not None]
     with MathChecker(workers=2, timeout=60.0, policy=policy, fast=False) as slow:
         reasons = slow._settle([(g, a) for g, a, _ in decided])
@@ -217,3 +267,15 @@ def test_fast_path_gives_the_sympy_verdict(policy):
         print("  differs:", d)
     assert not differ, differ[:20]
     assert len(decided) > 0.5 * len(pairs)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_fast_path_gives_the_sympy_verdict(policy):
+    """Every pair of the six benchmarks' suite (skips without their copies)."""
+    _agree(_suite_pairs(), policy)
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_fast_path_gives_the_sympy_verdict_on_the_sets_answer_shapes(policy):
+    """The same proof on references of the sets' shapes written here, so it runs without their copies too."""
+    _agree(_pairs(SYNTHETIC, random.Random(1)), policy)
