@@ -270,9 +270,8 @@ def equivalent(gold: str, answer: str, lenient: bool = False, swap: bool = True)
         return True
     # "4.2\%" for 4.2: math-verify lets an integer percentage equal its number (9\% = 9) but not a decimal
     # one; the official grader accepts both (it also tries the reference x100 and /100).
-    pct = re.compile(r"\s*\\%$")
-    if bool(pct.search(gold)) != bool(pct.search(answer)):
-        return equivalent(pct.sub("", gold), pct.sub("", answer), lenient)
+    if bool(_PERCENT.search(gold)) != bool(_PERCENT.search(answer)):
+        return equivalent(_PERCENT.sub("", gold), _PERCENT.sub("", answer), lenient)
     return False
 
 
