@@ -41,6 +41,7 @@ from workflow import tracking
 from workflow.config import AlgorithmConfig, Config
 from workflow.io import atomic_path, derive_seed, read_jsonl
 from workflow.logs import Phases, Progress, stage
+from workflow.packing import Packed, pack, packed_outputs
 from workflow.train import start_tracker
 from workflow.train.checkpoints import checkpoint_dir, kept_dir, publish, restore_checkpoints
 
@@ -65,13 +66,11 @@ def load_critic(base_dir: str | Path):
     return critic.to(M.device())
 
 
-def token_values(critic, pid, pmask, resp, rmask) -> torch.Tensor:
-    """V(s_t) for every response token t: the critic's output at the position that predicts t. [N, T]."""
-    ids = torch.cat([pid, resp], dim=1)
-    attn = torch.cat([pmask, rmask.long()], dim=1)
-    pos = (attn.cumsum(-1) - 1).clamp(min=0)
-    out = critic(input_ids=ids, attention_mask=attn, position_ids=pos).logits[..., 0]  # [N, P+T]
-    return out[:, pid.shape[1] - 1 : -1] * rmask
+def token_values(critic, pid, pmask, resp, rmask, packed: Packed | None = None) -> torch.Tensor:
+    """V(s_t) for every response token t: the critic's output at the position that predicts t. [N, T].
+    ``packed``: a packing of the same batch (``workflow.packing``), to reuse."""
+    packed = packed or pack(pid, pmask, resp, rmask)
+    return packed_outputs(critic, packed)[..., 0] * rmask
 
 
 class Trainer:
@@ -193,16 +192,21 @@ class Trainer:
         algo, dev = self.algo, M.device()
         pid, pmask, resp, mask = (x.to(dev) for x in (ro.prompt_ids, ro.prompt_mask, ro.response, ro.mask))
         old_logp = ro.old_logp.to(dev)
+        whole = pack(pid, pmask, resp, mask) if measure_kl or self.critic is not None else None
         with torch.no_grad():
             with self.phases("logprobs"):  # the reference pass
                 ref_logp = (
-                    M.token_logprobs(self.ref, pid, pmask, resp, mask, temperature=algo.temperature)[0]
+                    M.token_logprobs(
+                        self.ref, pid, pmask, resp, mask, temperature=algo.temperature, packed=whole
+                    )[0]
                     if measure_kl
                     else old_logp
                 )
             with self.phases("critic"):
                 values = (
-                    token_values(self.critic, pid, pmask, resp, mask) if self.critic is not None else None
+                    token_values(self.critic, pid, pmask, resp, mask, whole)
+                    if self.critic is not None
+                    else None
                 )
             kl_tok = A.KL_ESTIMATORS[algo.kl_reward_type](old_logp, ref_logp) * mask  # [N, T]
             token_rewards = outcome_token_rewards(ro.scores.to(dev), mask) - self.kl_ctl.value * kl_tok
@@ -230,6 +234,7 @@ class Trainer:
             mb = mb.to(dev)
             m = mask[mb]
             with self.phases("update"):
+                packed = pack(pid[mb], pmask[mb], resp[mb], m)  # shared with the critic's pass below
                 logp, ent = M.token_logprobs(
                     self.policy,
                     pid[mb],
@@ -238,6 +243,7 @@ class Trainer:
                     m,
                     temperature=algo.temperature,
                     with_entropy=True,
+                    packed=packed,
                 )
                 loss_mat, pl_metrics = policy_loss(
                     A.PolicyLossInput(logp, old_logp[mb], adv[mb], algo.clip_low, algo.clip_high, algo.clip_c)
@@ -264,7 +270,7 @@ class Trainer:
                 self.opt.step()
             if self.critic is not None:
                 with self.phases("critic"):
-                    vpred = token_values(self.critic, pid[mb], pmask[mb], resp[mb], m)
+                    vpred = token_values(self.critic, pid[mb], pmask[mb], resp[mb], m, packed)
                     vf_loss, vf_clip = A.value_loss(
                         vpred, returns[mb], values[mb], m, algo.value_clip, algo.loss_agg_mode
                     )
