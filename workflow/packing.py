@@ -96,7 +96,7 @@ def pack(
             r = len(rows) - 1
         rows[r].append(c)
         room[r] -= size
-    w = max(width - r for r in room)
+    w = max((width - r for r in room), default=1)
 
     # where everything goes (Python ints), then one scatter per tensor
     row_i, start_i, chunk_i, plen_i, last_i = [0] * n, [0] * n, [0] * n, [0] * n, [0] * n
@@ -127,16 +127,17 @@ def pack(
         chunk[r, at : at + len(p)] = c
     lens = torch.tensor(lengths, dtype=torch.long)  # [N]
     j = torch.arange(t)[None, :]  # [1, T]
-    rows_t, starts = torch.tensor(row_i)[:, None], torch.tensor(start_i)[:, None]  # [N, 1]
+    rows_t = torch.tensor(row_i, dtype=torch.long)[:, None]  # [N, 1]
+    starts = torch.tensor(start_i, dtype=torch.long)[:, None]
     r_tok, c_tok = rows_t.expand(n, t)[rm], (starts + j).expand(n, t)[rm]  # every valid token, in order
     ids[r_tok, c_tok] = resp[rm]
-    pos[r_tok, c_tok] = (torch.tensor(plen_i)[:, None] + j).expand(n, t)[rm]
-    chunk[r_tok, c_tok] = torch.tensor(chunk_i).repeat_interleave(lens)
+    pos[r_tok, c_tok] = (torch.tensor(plen_i, dtype=torch.long)[:, None] + j).expand(n, t)[rm]
+    chunk[r_tok, c_tok] = torch.tensor(chunk_i, dtype=torch.long).repeat_interleave(lens)
     member[r_tok, c_tok] = torch.arange(n).repeat_interleave(lens)
     row_of = rows_t.expand(n, t).clone()
     # token 0 is predicted by the last prompt token, token j by the response's token j-1; padding points at
     # the last prompt token too (any valid position: the caller zeroes it)
-    last = torch.tensor(last_i)[:, None]
+    last = torch.tensor(last_i, dtype=torch.long)[:, None]
     col_of = torch.where((j >= 1) & (j < lens[:, None]), starts + j - 1, last)
     return Packed(ids, pos, chunk, member, row_of, col_of, rm)
 
