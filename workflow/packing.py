@@ -22,7 +22,7 @@ and is raised to the longest single ``prompt + response`` when that is longer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -36,11 +36,18 @@ class Packed:
     row: torch.Tensor  # [N, T] row of the position whose output predicts response token t
     col: torch.Tensor  # [N, T] its column
     valid: torch.Tensor  # [N, T] bool, t < the response's length
+    _masks: dict = field(default_factory=dict, repr=False, compare=False)  # dtype -> attention_mask
 
     def attention_mask(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Additive mask [R, 1, W, W] (0 where query q may attend key k, the dtype's minimum elsewhere):
         k <= q, the same chunk, and k a prompt token or a token of q's own response. A padding position
-        attends to itself only, so no row of the softmax is empty."""
+        attends to itself only, so no row of the softmax is empty. Built once per dtype (the policy and
+        critic passes of a minibatch share it)."""
+        if dtype not in self._masks:
+            self._masks[dtype] = self._build_mask(dtype)
+        return self._masks[dtype]
+
+    def _build_mask(self, dtype: torch.dtype) -> torch.Tensor:
         w = self.ids.shape[1]
         causal = torch.ones(w, w, dtype=torch.bool).tril()
         same_chunk = (self.chunk[:, :, None] == self.chunk[:, None, :]) & (self.chunk[:, None, :] >= 0)

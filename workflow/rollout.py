@@ -79,7 +79,8 @@ def score(
 
 
 def _generate(policy, tokenizer, problems, algo: AlgorithmConfig, per_problem: int, temperature: float, gen):
-    prompts = [tokenizer(p["prompt"])["input_ids"] for p in problems for _ in range(per_problem)]
+    encoded = [tokenizer(p["prompt"])["input_ids"] for p in problems]  # once per problem, not per response
+    prompts = [list(ids) for ids in encoded for _ in range(per_problem)]
     out = M.generate(
         policy,
         prompts,
