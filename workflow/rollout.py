@@ -80,7 +80,7 @@ def score(
 
 def _generate(policy, tokenizer, problems, algo: AlgorithmConfig, per_problem: int, temperature: float, gen):
     encoded = [tokenizer(p["prompt"])["input_ids"] for p in problems]  # once per problem, not per response
-    prompts = [list(ids) for ids in encoded for _ in range(per_problem)]
+    prompts = [ids for ids in encoded for _ in range(per_problem)]  # shared lists: read, never mutated
     out = M.generate(
         policy,
         prompts,
