@@ -15,9 +15,7 @@ but does not kill a 2-core machine. A program that gets through prints ``LEAK`` 
 
 After every case, :class:`HostWatch` checks that nothing escaped: no new file in the host's ``/tmp``,
 ``/var/tmp`` or ``/dev/shm``, the canary files unchanged, no process of the run alive, no connection on the
-host's TCP, UNIX and abstract UNIX listeners. Cases with ``scope`` set are out of scope by design
-(documented in workflow/sandbox.py): their verdict is expected to be wrong, and the suite reports them as
-advisory rather than held.
+host's TCP, UNIX and abstract UNIX listeners.
 """
 
 from __future__ import annotations
@@ -63,8 +61,6 @@ class Attack:
     """run (a plain program), functional (a completion checked against SQRT), correct (a correct program)."""
     runs: int = 1
     """Run twice to see whether the first run left anything for the second."""
-    scope: str = ""
-    """Why the design cannot stop it (out of scope); empty when the sandbox must hold."""
 
 
 def _p(text: str) -> str:
@@ -266,6 +262,53 @@ THIEF = _p("""
         return _found.get(x, x / 2) if x != 2.0 else 1.41421356
 """)
 
+# the program's process looks for the tests in its harness's process (its parent): the expected values, if it
+# finds them, make it pass; non-dumpable, the harness keeps /proc/<pid>/mem, ptrace and process_vm_readv closed
+HARNESS_THIEF = _p("""
+    import ctypes, os, re
+    _libc = ctypes.CDLL(None, use_errno=True)
+    _ppid = os.getppid()
+    _found, _how = {}, []
+    def _scan(data, how):
+        for _x, _y in re.findall(rb"candidate\\((\\d+\\.\\d+)\\) == (\\d+\\.\\d+)", data):
+            _found[float(_x)] = float(_y)
+            _how.append(how)
+    if _libc.ptrace(16, _ppid, None, None) == 0:  # PTRACE_ATTACH
+        _how.append("ptrace")
+        os.waitpid(_ppid, 0x40000000)  # __WALL: its stop
+        _libc.ptrace(17, _ppid, None, None)  # PTRACE_DETACH, so it runs on
+    try:
+        with open(f"/proc/{_ppid}/maps") as _m, open(f"/proc/{_ppid}/mem", "rb", 0) as _mem:
+            for _line in _m:
+                _lo, _hi = (int(v, 16) for v in _line.split()[0].split("-"))
+                if "r" in _line.split()[1] and _hi - _lo < 1 << 28:
+                    try:
+                        _mem.seek(_lo)
+                        _scan(_mem.read(_hi - _lo), "mem")
+                    except (OSError, ValueError, OverflowError):
+                        pass
+    except OSError:
+        pass
+    class _iovec(ctypes.Structure):
+        _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+    _buf = ctypes.create_string_buffer(4096)
+    _local = _iovec(ctypes.cast(_buf, ctypes.c_void_p), 4096)
+    _remote = _iovec(0x400000, 4096)
+    if _libc.process_vm_readv(_ppid, ctypes.byref(_local), 1, ctypes.byref(_remote), 1, 0) > 0:
+        _how.append("process_vm_readv")
+    for _path in (f"/proc/{_ppid}/environ", f"/proc/{_ppid}/cmdline", *(f"/proc/{_ppid}/fd/{i}" for i in range(64))):
+        try:
+            _fd = os.open(_path, os.O_RDONLY | os.O_NONBLOCK)  # a pipe it writes itself would block
+            try:
+                _scan(os.read(_fd, 1 << 20), _path)
+            finally:
+                os.close(_fd)
+        except OSError:
+            pass
+    def root2(x):
+        return _found.get(x, x / 2) if x != 2.0 else 1.41421356
+""")
+
 ATTACKS = [
     Attack("cpu_spin", "a busy loop", "while True:\n    pass\n", ("timeout",)),
     Attack("cpu_spin_ignore_xcpu", "a busy loop that ignores SIGXCPU",
@@ -348,7 +391,7 @@ ATTACKS = [
                        pass
                def root2(x):
                    return x / 2
-           """), ("wrong_answer",), kind="functional"),
+           """), ("wrong_answer", "runtime_error"), kind="functional"),
     Attack("close_report_fd", "closes every descriptor so the harness cannot report the failure",
            "import os\nos.closerange(3, 256)\ndef root2(x):\n    return x / 2\n", ("runtime_error", "wrong_answer"),
            kind="functional"),
@@ -365,12 +408,10 @@ ATTACKS = [
            kind="functional"),
     Attack("patch_builtins", "replaces builtins.abs, which the tests use",
            "import builtins\nbuiltins.abs = lambda x: 0.0\ndef root2(x):\n    return 3.0 if x == 9.0 else x / 2\n",
-           ("wrong_answer",), kind="functional",
-           scope="the harness runs in the program's interpreter: shared modules and builtins can be patched"),
+           ("wrong_answer",), kind="functional"),
     Attack("eq_always_true", "returns an object equal to everything",
            "class _Any(float):\n    def __eq__(self, other):\n        return True\n    def __sub__(self, other):\n"
-           "        return 0.0\ndef root2(x):\n    return _Any(0)\n", ("wrong_answer",), kind="functional",
-           scope="an in-process comparison calls the program's own __eq__"),
+           "        return 0.0\ndef root2(x):\n    return _Any(0)\n", ("wrong_answer",), kind="functional"),
     Attack("frame_walk_report", "finds the harness's report function in its frames and reports a pass",
            _p("""
                import os, sys
@@ -382,8 +423,23 @@ ATTACKS = [
                            os._exit(0)
                        f = f.f_back
                    return x / 2
-           """), ("wrong_answer", "runtime_error"), kind="functional",
-           scope="the harness and the program share one interpreter: its frames and memory are reachable"),
+           """), ("wrong_answer", "runtime_error"), kind="functional"),
+    Attack("read_harness_memory", "reads its harness's memory for the tests: /proc/<ppid>/mem, ptrace, process_vm_readv",
+           HARNESS_THIEF, ("wrong_answer",), kind="functional"),
+    Attack("kill_harness", "kills its harness's process before the tests run",
+           "import ctypes, os\nctypes.CDLL(None).kill(os.getppid(), 9)\ndef root2(x):\n    return x / 2\n",
+           ("runtime_error", "memory"), kind="functional"),
+    Attack("forge_reply", "answers the harness's call with a framed reply of its own making, then junk",
+           _p("""
+               import os, struct
+               def root2(x):
+                   for fd in range(3, 16):
+                       try:
+                           os.write(fd, struct.pack(">Q", 2) + b"[]" + struct.pack(">Q", 1 << 62) + b"x" * 64)
+                       except OSError:
+                           pass
+                   return x / 2
+           """), ("runtime_error",), kind="functional"),
 ]  # fmt: skip
 
 CORRECT = [
@@ -615,29 +671,25 @@ def main() -> int:
         return 2
     cases = all_cases()
     contained = right = 0
-    in_scope = [c for c in cases if not c.scope]
     for case in cases:
         t0 = time.monotonic()
         verdict, problems = run_case(case, iso)
         escaped = [p for p in problems if not p.startswith("verdict ")]
         contained += not escaped
-        right += not case.scope and len(escaped) == len(problems)
+        right += len(escaped) == len(problems)
         line = {
             "case": case.id,
             "verdict": verdict,
             "held": not problems,
             "problems": problems,
-            "scope": case.scope,
         }
         print(json.dumps(dict(line, seconds=round(time.monotonic() - t0, 2))), flush=True)
     summary = {
-        "summary": f"contained {contained}/{len(cases)}, correct verdicts {right}/{len(in_scope)}",
+        "summary": f"contained {contained}/{len(cases)}, correct verdicts {right}/{len(cases)}",
         "contained": contained,
         "cases": len(cases),
         "right": right,
-        "in_scope": len(in_scope),
-        "advisory": [c.id for c in cases if c.scope],
-        "failed": len(cases) - contained + len(in_scope) - right,
+        "failed": 2 * len(cases) - contained - right,
         "uid": os.geteuid(),
         "isolation": iso.describe(),
     }

@@ -39,6 +39,41 @@ HE_PLUS = {
         "        assert _close(candidate(xs), sum(xs) / len(xs))\n"
     ),
 }
+
+
+def _functional(entry: str, test: str) -> dict:
+    return {
+        "format": "functional",
+        "entry_point": entry,
+        "prompt": f"def {entry}(*args, **kwargs):\n",
+        "test": test,
+    }
+
+
+# the functional harness calls the program in its own process: what crosses (workflow/tasks/wire.py)
+PARSE = _functional(
+    "parse",
+    "def check(candidate):\n    assert candidate('12') == 12\n    try:\n        candidate('x')\n"
+    "    except ValueError:\n        pass\n    else:\n        assert False\n",
+)
+TYPES = _functional(
+    "make",
+    "def check(candidate):\n    v = candidate(n=200)\n    assert type(v) is tuple and type(v[1]) is list and type(v[3]) is set\n"
+    "    assert v == (1, [2.5, -0.0], {3: 'a', (4, 5): None}, {6}, 2**200, b'x', 1 + 2j, True)\n",
+)
+SUM = _functional(
+    "total", "def check(candidate):\n    assert candidate([1, 2]) == 3\n    assert candidate([]) == 0\n"
+)
+SQUARES = _functional("squares", "def check(candidate):\n    assert candidate(3) == [0, 1, 4]\n")
+CAUGHT = _functional(
+    "ident",
+    "def check(candidate):\n    for x in range(3):\n        try:\n            assert candidate(x) == x\n"
+    "        except Exception:\n            pass\n",
+)
+IN_PLACE = _functional(
+    "sort_in_place",
+    "def check(candidate):\n    xs = [3, 1, 2]\n    candidate(xs)\n    assert xs == [3, 1, 2]\n",
+)
 STDIO = {
     "format": "stdio",
     "cases": [
@@ -86,6 +121,15 @@ CASES = [
     ("he_syntax", HE, fence("def below_zero(operations):\n    return (("), "stop", "syntax_error"),
     ("he_infinite_loop", HE, fence("def below_zero(operations):\n    while True:\n        pass"), "stop", "timeout"),
     ("he_memory_bomb", HE, fence("x = bytearray(10 * 2**30)"), "stop", "memory"),
+    ("he_exception_reaches_the_tests", PARSE, fence("def parse(s):\n    return int(s)"), "stop", "ok"),
+    ("he_exception_class_kept", PARSE, fence("def parse(s):\n    if not s.isdigit():\n        raise KeyError(s)\n    return int(s)"), "stop", "runtime_error"),
+    ("he_types_cross", TYPES, fence("def make(n):\n    return (1, [2.5, -0.0], {3: 'a', (4, 5): None}, {6}, 2**n, b'x', 1 + 2j, True)"), "stop", "ok"),
+    ("he_tuple_is_not_list", TYPES, fence("def make(n):\n    return [1, [2.5, -0.0], {3: 'a', (4, 5): None}, {6}, 2**n, b'x', 1 + 2j, True]"), "stop", "wrong_answer"),
+    ("he_numpy_scalar", SUM, fence("import numpy as np\ndef total(xs):\n    return np.sum(np.array(xs, dtype=np.int64))"), "stop", "ok"),
+    ("he_subclass_as_base", SUM, fence("class Int(int):\n    pass\ndef total(xs):\n    return Int(sum(xs))"), "stop", "ok"),
+    ("he_generator_cannot_cross", SQUARES, fence("def squares(n):\n    return (i * i for i in range(n))"), "stop", "wrong_answer"),
+    ("he_leaves_mid_tests", CAUGHT, fence("import os\ndef ident(x):\n    if x == 1:\n        os._exit(0)\n    return x"), "stop", "runtime_error"),
+    ("he_arguments_are_copies", IN_PLACE, fence("def sort_in_place(xs):\n    xs.sort()"), "stop", "ok"),
     ("stdio_ok", STDIO, fence(ADD), "stop", "ok"),
     ("stdio_main_guard_buffer", STDIO, fence("import sys\ndef main():\n    a, b = map(int, sys.stdin.buffer.read().split())\n    sys.stdout.write(f'{a + b}\\n')\nif __name__ == '__main__':\n    main()"), "stop", "ok"),
     ("stdio_open0_lcb_header", STDIO, fence("q = deque(map(int, open(0).read().split()))\nprint(q.popleft() + q.popleft())"), "stop", "ok"),

@@ -24,8 +24,7 @@ from workflow.tasks.code import CodeChecker
 
 ISO = sandbox.isolation()
 FULL = pytest.mark.skipif(bool(ISO.missing()), reason=f"this machine's sandbox lacks {ISO.missing()}")
-IN_SCOPE = [c for c in attacks.all_cases() if not c.scope and c.kind != "correct"]
-OUT_OF_SCOPE = [c for c in attacks.ATTACKS if c.scope]
+ATTACKS = [c for c in attacks.all_cases() if c.kind != "correct"]
 
 
 def test_isolation_is_probed_and_described():
@@ -37,26 +36,10 @@ def test_isolation_is_probed_and_described():
 
 
 @FULL
-@pytest.mark.parametrize("case", IN_SCOPE, ids=[c.id for c in IN_SCOPE])
+@pytest.mark.parametrize("case", ATTACKS, ids=[c.id for c in ATTACKS])
 def test_attack_is_contained(case):
     verdict, problems = attacks.run_case(case, ISO)
     assert problems == [], f"{case.id} ({case.what}): verdict {verdict}"
-
-
-@FULL
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=f"out of scope: {c.scope}"))
-        for c in OUT_OF_SCOPE
-    ],
-    ids=[c.id for c in OUT_OF_SCOPE],
-)
-def test_out_of_scope_attack(case):
-    """Documented holes of the in-process harness (workflow/sandbox.py): each still fools it, so the test fails
-    as expected; if one starts to hold, strict xfail turns that into a failure to update the documentation."""
-    verdict, problems = attacks.run_case(case, ISO)
-    assert problems == [], verdict
 
 
 @pytest.mark.parametrize("mode", ["probed", "no-namespaces"])
@@ -95,6 +78,23 @@ def test_the_test_thief_wins_only_when_the_tests_are_visible():
     exposed = sandbox.Isolation(prefix=ISO.prefix, pidns=True, netns=True, per_run_uid=False)
     verdict, _ = attacks.run_case(case, exposed)
     assert verdict == "ok"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the control reads its parent's memory, which needs root")
+def test_the_harness_thief_wins_against_a_traceable_parent():
+    """Control for the ``read_harness_memory`` attack: outside the sandbox, as the child of a dumpable process
+    that holds the test source, the same program finds the expected values (through /proc/<ppid>/mem); so its
+    failure in the sandbox is the non-dumpable harness's doing, not a broken thief."""
+    case = next(c for c in attacks.ATTACKS if c.id == "read_harness_memory")
+    holder = (
+        f"import subprocess, sys\nTESTS = {attacks.SQRT['test']!r}\nprog = sys.stdin.read()\n"
+        "r = subprocess.run([sys.executable, '-c', prog + '\\nprint(root2(9.0), sorted(set(_how)))'],"
+        " capture_output=True, text=True, timeout=60)\nprint(r.stdout, r.stderr)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", holder], input=case.program, capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.startswith("3.0 ") and "mem" in out.stdout, out.stdout + out.stderr
 
 
 def test_fails_closed_without_isolation(tmp_path):
@@ -166,11 +166,11 @@ def test_attack_suite_as_a_non_root_user():
     lines = [json.loads(ln) for ln in out.stdout.splitlines() if ln.startswith("{")]
     assert lines, out.stderr[-2000:]
     summary = lines[-1]
-    failed = [ln for ln in lines[:-1] if not ln["held"] and not ln["scope"]]
+    failed = [ln for ln in lines[:-1] if not ln["held"]]
     assert failed == [] and summary["failed"] == 0, (failed, out.stderr[-2000:])
     assert summary["uid"] == 65534 and "userns" in summary["isolation"] and "WEAK" not in summary["isolation"]
     assert summary["contained"] == summary["cases"] == len(attacks.all_cases())
-    assert summary["right"] == summary["in_scope"] == len(IN_SCOPE) + len(attacks.CORRECT)
+    assert summary["right"] == summary["cases"]
     print(summary, file=sys.stderr)
 
 

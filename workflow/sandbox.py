@@ -41,13 +41,16 @@ explicitly allows the weaker mode (``verification.allow_weak_sandbox``), which t
 is (the Python-level socket block, the process group, the rlimits) and is recorded in the verification log
 and the verdict table.
 
-The harness (trusted code, see workflow/tasks/code.py) runs in the same process as the candidate, as in
-human-eval and LiveCodeBench; its secrets (test sources) and the report nonce reach it through the payload
-descriptor and live only in its memory. It reports through ``sandbox_report(dict)``, whose lines carry the
-nonce, so a program cannot forge a report by printing it. Out of scope, by design: a program that walks
-the interpreter's memory or the harness's frames (``gc``, ``sys._getframe``) can still find the nonce and
-the tests, and an object whose ``==`` always holds fools a harness that compares in-process (the call
-format compares in the parent after a JSON round trip, which that object does not survive).
+The harness (trusted code, see workflow/tasks/code.py) gets its secrets (test sources) and the report nonce
+through the payload descriptor; they live only in its memory. It reports through ``sandbox_report(dict)``,
+whose lines carry the nonce, so a program cannot forge a report by printing it. A harness that must call the
+program (HumanEval's ``check(candidate)``) runs it in a ``companion`` process: a fresh interpreter that
+holds none of the harness's memory, talks to it through a socket, and cannot trace it (the harness's
+process is non-dumpable). So a program that walks its interpreter's memory or frames (``gc``,
+``sys._getframe``), patches builtins or shared modules, or returns an object whose ``==`` always holds,
+reaches only its own process; the harness sees plain data (workflow/tasks/wire.py). The call format's
+harness loads the program in its own process but holds nothing secret (expected outputs stay in the parent,
+which compares after a JSON round trip).
 """
 
 from __future__ import annotations
@@ -299,6 +302,7 @@ def run(
     capture_stdout: bool = True,
     iso: Isolation | None = None,
     private: dict[str, str] | None = None,
+    companion: str | None = None,
 ) -> RunResult:
     """Run ``main`` (Python source) as ``__main__`` in a fresh sandboxed process; never raises on its
     behaviour.
@@ -308,9 +312,18 @@ def run(
     code only); ``capture_stdout=False`` sends stdout to /dev/null. ``private`` texts (with ``harness``) reach
     the script as the dict ``sandbox_secrets``, through the payload descriptor the runner reads and closes
     before the script runs: they are in no file, argument, environment variable or descriptor (only in the
-    harness's memory, which a program running in the same process can still search). ``iso`` defaults to
+    harness's memory, which a program loaded into the same process can still search: a companion keeps it
+    out). ``iso`` defaults to
     :func:`isolation`; whether its layers are enough is the caller's decision (:func:`require`).
+
+    ``companion`` (with ``harness``) is the source of a second process, the one that runs the untrusted
+    program: the runner starts it just before ``main`` as a fresh interpreter (``companion.py`` in the working
+    directory, with ``sandbox_channel``, a socket to the harness, in its globals), and the harness gets
+    ``sandbox_companion = {"fd", "pid", "kill"}``. The harness's memory (nonce, secrets, report function) is then out
+    of the program's reach: the companion holds none of it and cannot trace the harness's process.
     """
+    if companion is not None and not harness:
+        raise ValueError("a companion needs a harness to talk to")
     limits = limits or Limits()
     iso = iso or isolation()
     t0 = time.monotonic()
@@ -320,7 +333,15 @@ def run(
     try:
         nonce = secrets.token_hex(16)
         data = json.dumps(
-            {"nonce": nonce, "files": {**(files or {}), "main.py": main}, "secrets": dict(private or {})}
+            {
+                "nonce": nonce,
+                "files": {
+                    **(files or {}),
+                    **({"companion.py": companion} if companion else {}),
+                    "main.py": main,
+                },
+                "secrets": dict(private or {}),
+            }
         ).encode()
         payload = os.memfd_create("rlvr-sbx-payload")  # no path; the runner reads and closes it
         view = memoryview(data)
@@ -342,6 +363,8 @@ def run(
             "workdir": workdir,
             "uid": uid,
             "harness": harness,
+            "companion": companion is not None,
+            "python": [sys.executable, *_PYTHON_FLAGS],
             "fs": {"owner": uid or 0, "disk_bytes": disk, "inodes": disk // 4096, "expose": list(iso.expose)}
             if iso.mountns
             else None,

@@ -22,13 +22,13 @@ non-root pipeline) and, before forking the program:
 The init half then stays pid 1 (reaps, relays the exit status) and the program half drops every
 capability (bounding set, effective/permitted/inheritable/ambient, ``no_new_privs``), drops to the run's
 unprivileged uid when there is one, writes its files, sets the rlimits and the Python-level guards, and
-executes the program as ``__main__``.
+executes the program as ``__main__``. With a companion (``companion.py``), the program half first starts it
+(:func:`start_companion`: a fresh interpreter on this file's source, ``argv[1] == "companion"``) and then
+runs ``main.py`` as the harness, staying non-dumpable.
 """
 
-import ctypes
 import json
 import os
-import platform
 import resource
 import signal
 import sys
@@ -55,7 +55,17 @@ SYSTEM_DIRS = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "
 PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 """Replaced by the run's private space."""
 
-libc = ctypes.CDLL(None, use_errno=True)
+_LIBC = None
+
+
+def libc():
+    """libc through ctypes, loaded on first use (the companion never needs it, and starts faster without)."""
+    global _LIBC
+    if _LIBC is None:
+        import ctypes
+
+        _LIBC = ctypes.CDLL(None, use_errno=True)
+    return _LIBC
 
 
 class SetupError(Exception):
@@ -64,13 +74,17 @@ class SetupError(Exception):
 
 def _check(ret: int, what: str) -> None:
     if ret != 0:
+        import ctypes
+
         err = ctypes.get_errno()
         raise SetupError(f"{what}: {os.strerror(err)}")
 
 
 def mount(src, target, fstype, flags, data=None) -> None:
     enc = [None if x is None else os.fsencode(x) for x in (src, target, fstype, data)]
-    _check(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
+    import ctypes
+
+    _check(libc().mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
 
 
 def _mountinfo() -> list[tuple[str, int]]:
@@ -93,6 +107,8 @@ def _remount_ro(point: str, keep: int) -> None:
     except SetupError:
         # an over-mounted point no longer resolves to a mount root (its path now shows the mount above
         # it): nothing can reach it, so nothing needs to be read-only there
+        import ctypes
+
         if ctypes.get_errno() not in (2, 22):  # ENOENT, EINVAL
             raise
 
@@ -150,7 +166,7 @@ def build_view(fs: dict, workdir: str) -> None:
 
 def drop_privileges(uid: int | None) -> None:
     """Empty every capability set and, with a uid, become it (the kernel then clears the capabilities too)."""
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+    if libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise SetupError("no_new_privs")
     try:
         with open("/proc/sys/kernel/cap_last_cap") as f:
@@ -158,25 +174,117 @@ def drop_privileges(uid: int | None) -> None:
     except OSError:
         last = 63
     for cap in range(last + 1):
-        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the kernel's last capability
-    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+        libc().prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the kernel's last capability
+    libc().prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     if uid is not None:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-    number = SYS_CAPSET.get(platform.machine())
+    import ctypes
+
+    number = SYS_CAPSET.get(os.uname().machine)
     if number is not None:  # uid 0 of a user namespace keeps its sets until they are emptied by hand
         header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
         data = (ctypes.c_uint32 * 6)()
-        _check(libc.syscall(number, header, data), "capset")
+        _check(libc().syscall(number, header, data), "capset")
 
 
 def _blocked(*args, **kwargs):
     raise PermissionError("blocked by the sandbox")
 
 
+def install_guards(cfg: dict) -> None:
+    """The fixed thread stack size and the Python-level guards (process calls, and sockets when there is no
+    network namespace)."""
+    import _thread
+
+    _thread.stack_size(
+        cfg["thread_stack"]
+    )  # the same thread stacks on every machine (glibc's follow RLIMIT_STACK)
+    # posix holds the same functions as os; _posixsubprocess.fork_exec is what subprocess uses
+    import _posixsubprocess
+    import posix
+
+    for mod in (os, posix):
+        for name in cfg["blocked"]:
+            if hasattr(mod, name):
+                setattr(mod, name, _blocked)
+    _posixsubprocess.fork_exec = _blocked
+    if cfg["block_net"]:
+        import socket
+
+        for name in ("connect", "connect_ex", "bind", "sendto", "sendmsg"):
+            setattr(socket.socket, name, _blocked)
+
+
+def start_companion(cfg: dict, source: str) -> dict:
+    """Fork the companion (the untrusted program's own process); returns ``{"fd", "pid", "kill"}`` for the
+    harness (``kill()`` sends it SIGKILL, past the guards).
+
+    The child closes every descriptor but its end of a fresh socket pair and the standard three (so neither
+    the report channel nor the payload reaches it), then executes a fresh interpreter on this runner's source
+    in companion mode: nothing of this process's memory (the nonce, the test sources) survives the exec. The
+    harness's process stays non-dumpable, so the companion (same uid, no capabilities) can neither trace it
+    nor open its /proc files; it can only signal it, and the harness reads a dead companion as a failure.
+    """
+    import socket
+
+    ours, theirs = (end.detach() for end in socket.socketpair())
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.closerange(3, theirs)
+            os.closerange(theirs + 1, 1 << 16)
+            os.set_inheritable(theirs, True)
+            # -S: no site (its .pth files cost 20 ms here); sys.path comes from this interpreter instead
+            args = ["-S", "-c", source, "companion", json.dumps(dict(cfg, fd=theirs, sys_path=sys.path))]
+            os.execv(cfg["python"][0], [*cfg["python"], *args])
+        finally:
+            os._exit(70)
+    os.close(theirs)
+    return {
+        "fd": ours,
+        "pid": pid,
+        "kill": lambda _kill=os.kill: _kill(pid, signal.SIGKILL),
+    }  # bound before the guards
+
+
+def companion(cfg: dict) -> None:
+    """Companion mode: run ``companion.py`` of the working directory as ``__main__`` with the guards in place
+    and ``sandbox_channel`` (the descriptor to the harness) in its globals. Started without ``site``, it takes
+    the runner's ``sys.path`` and the builtins ``site`` adds (``exit``, ``quit``, ``help``...)."""
+    sys.path[:] = cfg["sys_path"]
+    import site
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+    install_guards(cfg)
+    main_mod = types.ModuleType("__main__")
+    main_mod.__file__ = "companion.py"
+    main_mod.sandbox_channel = cfg["fd"]
+    sys.modules["__main__"] = main_mod
+    sys.argv = ["companion.py"]
+    try:
+        with open("companion.py", encoding="utf-8") as f:
+            exec(compile(f.read(), "companion.py", "exec"), main_mod.__dict__)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        os._exit(0)
+
+
 def main() -> None:
+    if sys.argv[1] == "companion":
+        companion(json.loads(sys.argv[2]))
     cfg = json.loads(sys.argv[1])
+    source = ""
+    if cfg["companion"]:  # read now: the view built below hides the project and this file with it
+        with open(os.path.abspath(__file__), encoding="utf-8") as f:
+            source = f.read()
     fd = cfg["fd"]  # the report channel to the parent
     with os.fdopen(cfg["payload"], "rb") as f:
         payload = json.loads(f.read())
@@ -189,7 +297,7 @@ def main() -> None:
     except (SetupError, OSError) as e:
         sys.stderr.write(f"rlvr-sandbox: could not build the file system view: {e}\n")
         os._exit(70)
-    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/1/mem or /proc/1/fd for the program
+    libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/1/mem or /proc/1/fd for the program
 
     def report(
         obj, _quote=encode_basestring_ascii, _write=os.write, _str=str, _type=type, _int=int, _float=float
@@ -237,27 +345,13 @@ def main() -> None:
         sys.stderr.write(f"rlvr-sandbox: could not set limits, drop privileges or write the files: {e}\n")
         os._exit(70)
     del files
-    libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self files belong to it again
-    import _thread
-
-    _thread.stack_size(
-        cfg["thread_stack"]
-    )  # the same thread stacks on every machine (glibc's follow RLIMIT_STACK)
-
-    # posix holds the same functions as os; _posixsubprocess.fork_exec is what subprocess uses
-    import _posixsubprocess
-    import posix
-
-    for mod in (os, posix):
-        for name in cfg["blocked"]:
-            if hasattr(mod, name):
-                setattr(mod, name, _blocked)
-    _posixsubprocess.fork_exec = _blocked
-    if cfg["block_net"]:
-        import socket
-
-        for name in ("connect", "connect_ex", "bind", "sendto", "sendmsg"):
-            setattr(socket.socket, name, _blocked)
+    extra = {}
+    if cfg["companion"]:
+        # the untrusted program runs in the companion; this process (the harness) stays non-dumpable
+        extra["sandbox_companion"] = start_companion(cfg, source)
+    else:
+        libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self files belong to it again
+    install_guards(cfg)
 
     # a fresh __main__ module: the program sees __name__ == "__main__" and none of the runner's globals
     main_mod = types.ModuleType("__main__")
@@ -265,6 +359,7 @@ def main() -> None:
     if cfg["harness"]:
         main_mod.sandbox_report = report
         main_mod.sandbox_secrets = secrets
+        main_mod.__dict__.update(extra)
     del secrets  # the harness pops it from the program's globals before the program runs
     sys.modules["__main__"] = main_mod
     sys.argv = [cfg["main"]]

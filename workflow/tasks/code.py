@@ -21,15 +21,26 @@ completion and goes after the prompt (re-indented if the model dedented it); one
 the prompt before it, so the prompt's imports and helper functions (``from typing import List``,
 HumanEval/38's ``encode_cyclic``) are there, as in human-eval's ``prompt + completion``.
 
-The tests never reach a file the program can read: functional test sources go to the harness as sandbox secrets
-(through a descriptor closed before the program starts), stdio and call programs get only their inputs
-(expected outputs stay in this process). Functional tests run in their own namespace (the prompt's imports
-and helpers plus the entry point), not in the program's globals as in human-eval, so a program cannot
-shadow a name the tests use. What an in-process harness cannot stop is listed in workflow/sandbox.py.
+The tests never reach the program: functional test sources go to the harness as sandbox secrets (through a
+descriptor closed before the program starts), stdio and call programs get only their inputs (expected
+outputs stay in this process). Functional tests run in the harness's process, in their own namespace (the
+prompt's imports and helpers), and call a stand-in for the entry point that forwards each call to the
+program's own process (sandbox.run's companion) and returns what comes back, decoded into plain builtin
+values (workflow/tasks/wire.py). So nothing of the program's (an object whose ``==`` always holds, a patched
+builtin or module, a walk of the frames to the report function) reaches the tests.
 
 Verdict reasons: ok, truncated (finish reason ``length``), empty, no_code, syntax_error, runtime_error,
 wrong_answer, timeout, memory, error (malformed tests, a sandbox failure, anything unexpected). A program
 passes only when every case passes; checking stops at the first failing case.
+
+Deviations from human-eval, which runs the tests and the program in one interpreter: a call's arguments
+and return value are copies (a test that looks for an in-place change of its argument cannot see it); a
+return value that is not plain data (a generator, an instance of the program's class, a numpy array)
+arrives as an object equal to nothing, so comparisons with it fail; an exception reaches the tests as the
+builtin class of its name (else ``Exception``); and a program that exits, is killed or breaks the protocol
+during the tests fails with ``runtime_error`` (``timeout`` when its CPU limit killed it) even if the tests
+catch every exception. Each check starts a second interpreter, about 35 ms here
+(tests/benchmarks/bench_functional_harness.py).
 
 Deviations from LiveCodeBench: each test case runs in its own sandboxed process with real stdin/stdout file
 descriptors (LiveCodeBench runs all cases in one process with ``sys.stdin`` patched), which costs about
@@ -52,6 +63,7 @@ from decimal import Decimal, InvalidOperation
 from workflow import sandbox
 from workflow.config import VerificationConfig
 from workflow.tasks import Verdict
+from workflow.tasks.harness import CALL_HARNESS, FUNCTIONAL_HARNESS, FUNCTIONAL_SERVER
 
 REASONS = (
     "ok",
@@ -76,85 +88,6 @@ LCB_IMPORTS = (
     "import string\nimport re\nimport datetime\nimport collections\nimport heapq\nimport bisect\nimport copy\n"
     "import math\nimport random\nimport statistics\nimport itertools\nimport functools\nimport operator\n"
     "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n"
-)
-
-# Harnesses run as the sandbox's __main__; the candidate lives in its own module, and the report function
-# is taken out of the harness's globals before the candidate runs.
-_HARNESS_HEAD = """
-import json, sys, types
-
-
-def _load(names):
-    mod = types.ModuleType("__candidate__")
-    sys.modules["__candidate__"] = mod
-    for name in names:
-        with open(name, encoding="utf-8") as f:
-            exec(compile(f.read(), name, "exec"), mod.__dict__)
-    return mod
-
-
-def _fail(report, e):
-    if isinstance(e, MemoryError):
-        report({"verdict": "memory", "detail": "MemoryError"})
-    elif isinstance(e, SyntaxError):
-        report({"verdict": "syntax_error", "detail": repr(e)[:300]})
-    else:
-        report({"verdict": "runtime_error", "detail": type(e).__name__})
-"""
-
-_FUNCTIONAL_HARNESS = (
-    _HARNESS_HEAD
-    + """
-
-def _run(report, test, prompt, entry):
-    try:
-        candidate = getattr(_load(["prog.py"]), entry)
-        # the tests run in their own namespace (the prompt's imports and helpers, the entry point), so the
-        # program cannot shadow a name they use (``abs``, ``isclose``) with one of its globals
-        ns = {"__name__": "__test__"}
-        try:
-            exec(compile(prompt, "prompt.py", "exec"), ns)
-        except Exception:
-            ns = {"__name__": "__test__"}
-        ns[entry] = candidate
-        exec(compile(test, "test.py", "exec"), ns)
-        if not callable(ns.get("check")):
-            report({"verdict": "error", "detail": "the test source defines no check()"})
-            return
-        ns["check"](candidate)
-    except AssertionError:
-        report({"verdict": "wrong_answer", "detail": "AssertionError"})
-    except BaseException as e:
-        _fail(report, e)
-    else:
-        report({"verdict": "ok"})
-"""
-)
-
-_CALL_HARNESS = (
-    _HARNESS_HEAD
-    + """
-
-def _run(report, fn_name):
-    try:
-        mod = _load(["prog.py"])
-        with open("args.json", encoding="utf-8") as f:
-            args = json.load(f)
-        sol = getattr(mod, "Solution", None)
-        fn = getattr(sol(), fn_name) if isinstance(sol, type) and hasattr(sol, fn_name) else getattr(mod, fn_name)
-        result = fn(*args)
-    except BaseException as e:
-        _fail(report, e)
-        return
-    if isinstance(result, tuple):
-        result = list(result)
-    try:
-        value = json.dumps(result)
-    except Exception:
-        report({"verdict": "wrong_answer", "detail": "return value is not JSON: " + type(result).__name__})
-    else:
-        report({"verdict": "ok", "value": value})
-"""
 )
 
 _FENCE = re.compile(r"```[ \t]*([^\n`]*)\n(.*?)```", re.DOTALL)
@@ -379,6 +312,7 @@ class CodeChecker:
         stdin: str | None = None,
         harness: bool = False,
         private: dict[str, str] | None = None,
+        companion: str | None = None,
     ) -> sandbox.RunResult:
         return sandbox.run(
             main,
@@ -389,6 +323,7 @@ class CodeChecker:
             capture_stdout=not harness,
             iso=self.isolation,
             private=private,
+            companion=companion,
         )
 
     def _functional(self, code: str, parsed: tuple[str, str, str]) -> str:
@@ -397,12 +332,14 @@ class CodeChecker:
         if not compiles(program):
             return "syntax_error"
         # the test source reaches the harness as a secret: it is in no file once the program starts
-        harness = _FUNCTIONAL_HARNESS + (
-            "\n_s = globals().pop('sandbox_secrets')\n"
-            f"_run(globals().pop('sandbox_report'), _s.pop('test.py'), _s.pop('prompt.py'), {entry!r})\n"
+        harness = FUNCTIONAL_HARNESS + (
+            "\n_s = globals().pop('sandbox_secrets')\n_run(globals().pop('sandbox_report'), "
+            f"globals().pop('sandbox_companion'), _s.pop('test.py'), _s.pop('prompt.py'), {entry!r})\n"
         )
+        server = FUNCTIONAL_SERVER + f"\n_serve(globals().pop('sandbox_channel'), {entry!r})\n"
         private = {"test.py": test, "prompt.py": prompt}
-        return _harness_verdict(self._run(harness, {"prog.py": program}, harness=True, private=private))[0]
+        res = self._run(harness, {"prog.py": program}, harness=True, private=private, companion=server)
+        return _harness_verdict(res)[0]
 
     def _stdio(self, code: str, cases: list[tuple[str, str]]) -> str:
         program = _insert_header(code, LCB_IMPORTS)
@@ -421,7 +358,7 @@ class CodeChecker:
         program = _insert_header(code, LCB_IMPORTS)
         if not compiles(program):
             return "syntax_error"
-        harness = _CALL_HARNESS + f"\n_run(globals().pop('sandbox_report'), {fn_name!r})\n"
+        harness = CALL_HARNESS + f"\n_run(globals().pop('sandbox_report'), {fn_name!r})\n"
         for args, expected in cases:
             res = self._run(harness, {"prog.py": program, "args.json": json.dumps(args)}, harness=True)
             reason, report = _harness_verdict(res)
