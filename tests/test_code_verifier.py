@@ -70,6 +70,12 @@ CAUGHT = _functional(
     "def check(candidate):\n    for x in range(3):\n        try:\n            assert candidate(x) == x\n"
     "        except Exception:\n            pass\n",
 )
+THREADED = _functional(
+    "double",
+    "from concurrent.futures import ThreadPoolExecutor\n\ndef check(candidate):\n"
+    "    with ThreadPoolExecutor(8) as pool:\n        got = list(pool.map(candidate, range(200)))\n"
+    "    assert got == [2 * i for i in range(200)]\n",
+)
 IN_PLACE = _functional(
     "sort_in_place",
     "def check(candidate):\n    xs = [3, 1, 2]\n    candidate(xs)\n    assert xs == [3, 1, 2]\n",
@@ -129,6 +135,7 @@ CASES = [
     ("he_subclass_as_base", SUM, fence("class Int(int):\n    pass\ndef total(xs):\n    return Int(sum(xs))"), "stop", "ok"),
     ("he_generator_cannot_cross", SQUARES, fence("def squares(n):\n    return (i * i for i in range(n))"), "stop", "wrong_answer"),
     ("he_leaves_mid_tests", CAUGHT, fence("import os\ndef ident(x):\n    if x == 1:\n        os._exit(0)\n    return x"), "stop", "runtime_error"),
+    ("he_calls_from_threads", THREADED, fence("def double(x):\n    return 2 * x"), "stop", "ok"),
     ("he_arguments_are_copies", IN_PLACE, fence("def sort_in_place(xs):\n    xs.sort()"), "stop", "ok"),
     ("stdio_ok", STDIO, fence(ADD), "stop", "ok"),
     ("stdio_main_guard_buffer", STDIO, fence("import sys\ndef main():\n    a, b = map(int, sys.stdin.buffer.read().split())\n    sys.stdout.write(f'{a + b}\\n')\nif __name__ == '__main__':\n    main()"), "stop", "ok"),

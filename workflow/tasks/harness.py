@@ -83,7 +83,7 @@ FUNCTIONAL_HARNESS = (
     WIRE
     + """
 
-import os, signal, time
+import _thread, os, signal, time
 
 
 class _Gone(BaseException):
@@ -122,18 +122,20 @@ def _run(report, companion, test, prompt, entry):
             report({"verdict": _gone_verdict(companion, first is not None), "detail": detail})
         return
     gone = []
+    lock = _thread.allocate_lock()  # a test calling from several threads gets one call on the wire at a time
 
     def candidate(*args, **kwargs):
         if gone:
             raise _Gone()
         message = ["call", encode(list(args)), encode(kwargs)]  # Unencodable (a TypeError) for odd arguments
-        try:
-            send(fd, message)
-            reply = recv(fd)
-        except OSError:
-            reply = None
-        except ValueError:
-            reply = ["garbage"]
+        with lock:
+            try:
+                send(fd, message)
+                reply = recv(fd)
+            except OSError:
+                reply = None
+            except ValueError:
+                reply = ["garbage"]
         if isinstance(reply, list) and len(reply) == 2 and reply[0] == "ret":
             try:
                 return decode(reply[1])
