@@ -184,6 +184,43 @@ STATE = _p("""
     print("LEAK a previous run's files in", found) if found else print("held")
 """)
 
+# SysV shared memory and a POSIX message queue: not files, so only an IPC namespace keeps them in the run
+IPC_STATE = _p("""
+    import ctypes, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    found = []
+    shm = libc.shmget(0x0BADC0DE, 4096, 0o1000 | 0o666)  # IPC_CREAT
+    if shm >= 0:
+        addr = libc.shmat(shm, None, 0)
+        if addr not in (None, ctypes.c_void_p(-1).value):
+            if ctypes.string_at(addr, 4) == b"rlvr":
+                found.append("a previous run's shared memory")
+            ctypes.memmove(addr, b"rlvr", 4)
+            libc.shmdt(ctypes.c_void_p(addr))
+    for _ in range(8):  # 8 x 4 MiB held after the run would escape every memory cap
+        libc.shmget(0, 4 << 20, 0o1000 | 0o600)
+    libc.mq_open.restype = ctypes.c_int
+    if libc.mq_open(b"/rlvr-sbx-mq", os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o666, None) < 0:
+        if ctypes.get_errno() == 17:  # EEXIST
+            found.append("a previous run's message queue")
+    print("LEAK", found) if found else print("held")
+""")
+
+# kernel interfaces outside every namespace (keyrings) or rich in exploits (io_uring, bpf, perf, userfaultfd)
+KERNEL_SURFACE = (
+    _p("""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    calls = {"add_key": (248, b"user", b"rlvr-sbx", b"x", 1, -4), "io_uring_setup": (425, 4, ctypes.create_string_buffer(120)),
+             "bpf": (321, 0, None, 0), "perf_event_open": (298, None, 0, -1, -1, 0), "userfaultfd": (323, 0)}
+    reached = [name for name, args in calls.items() if libc.syscall(*args) >= 0 or ctypes.get_errno() not in (1, 22, 14)]
+    print("LEAK reached", reached) if reached else print("held")
+""")
+    if os.uname().machine == "x86_64"
+    else "print('held')\n"
+)
+
 STEAL_SECRETS = _p(f"""
     import glob, os
     hits = []
@@ -371,6 +408,10 @@ ATTACKS = [
                print("LEAK opened", opened) if opened else print("held")
            """), ("ok",)),
     Attack("state_across_runs", "leaves files for the next run", STATE, ("ok",), runs=2),
+    Attack("kernel_surface", "a key in its kernel keyring (not namespaced), io_uring, bpf, perf, userfaultfd",
+           KERNEL_SURFACE, ("ok",)),
+    Attack("ipc_across_runs", "SysV shared memory and a POSIX message queue, for the next run and past the caps",
+           IPC_STATE, ("ok",), runs=2),
     Attack("steal_secrets", "environment, init's memory, root-only files", STEAL_SECRETS, ("ok",)),
     # network: the port and paths are filled in by the runner of the suite (see network_attack)
     Attack("read_tests", "hunts the tests in files, /tmp, arguments, environment, descriptors", THIEF,
@@ -560,6 +601,7 @@ class HostWatch:
             if s is not None:
                 s.setblocking(False)
         self.before = self._listing()
+        self.ipc = self._ipc()
         self.pids = _sandboxed_pids()
 
     @staticmethod
@@ -570,6 +612,27 @@ class HostWatch:
                 out |= {os.path.join(d, n) for n in os.listdir(d) if not n.startswith("pytest-of-")}
             except OSError:
                 pass
+        return out
+
+    @staticmethod
+    def _ipc() -> set[str]:
+        """The host's SysV IPC objects (key and id of each), POSIX message queues and owners of kernel keys."""
+        out = set()
+        for kind in ("shm", "msg", "sem"):
+            try:
+                with open(f"/proc/sysvipc/{kind}") as f:
+                    out |= {f"{kind} {' '.join(line.split()[:2])}" for line in list(f)[1:]}
+            except OSError:
+                pass
+        try:
+            out |= {f"mqueue {n}" for n in os.listdir("/dev/mqueue")}
+        except OSError:
+            pass
+        try:  # the uids that own kernel keys
+            with open("/proc/key-users") as f:
+                out |= {f"keys of uid {line.split(':')[0].strip()}" for line in f}
+        except OSError:
+            pass
         return out
 
     def problems(self) -> list[str]:
@@ -587,6 +650,9 @@ class HostWatch:
         }
         if new:
             found.append(f"files left on the host: {sorted(new)}")
+        ipc = self._ipc() - self.ipc
+        if ipc:
+            found.append(f"IPC objects or kernel keys left on the host: {sorted(ipc)[:5]}")
         with open(self.canary) as f:
             if SECRET not in f.read() or os.path.getsize(self.canary) > 400:
                 found.append("the canary file changed")

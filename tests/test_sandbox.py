@@ -97,6 +97,46 @@ def test_the_harness_thief_wins_against_a_traceable_parent():
     assert out.stdout.startswith("3.0 ") and "mem" in out.stdout, out.stdout + out.stderr
 
 
+@FULL
+def test_the_ipc_namespace_is_what_keeps_ipc_objects_in_the_run():
+    """Control for the ``ipc_across_runs`` attack: without ``--ipc`` the same program finds its previous run's
+    shared memory and message queue, and leaves segments on the host (removed here afterwards)."""
+    import ctypes
+    import dataclasses
+
+    case = next(c for c in attacks.ATTACKS if c.id == "ipc_across_runs")
+    before = attacks.HostWatch._ipc()
+    try:
+        verdict, problems = attacks.run_case(
+            case, dataclasses.replace(ISO, prefix=tuple(f for f in ISO.prefix if f != "--ipc"))
+        )
+        assert verdict == "ok" and any("previous run's shared memory" in p for p in problems), problems
+        assert any(p.startswith("IPC objects or kernel keys left on the host") for p in problems), problems
+    finally:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for obj in attacks.HostWatch._ipc() - before:
+            kind, _key, ident = obj.split(maxsplit=2)
+            if kind == "shm":
+                libc.shmctl(int(ident), 0, None)  # IPC_RMID
+        libc.mq_unlink(b"/rlvr-sbx-mq")
+    assert attacks.HostWatch._ipc() <= before
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the attack's syscall numbers are x86_64's")
+def test_the_kernel_surface_attack_reaches_the_kernel_outside_the_sandbox():
+    """Control for the ``kernel_surface`` attack: run as a plain process, the same program adds its key (so the
+    refusals in the sandbox are the seccomp filter's); the key is invalidated afterwards."""
+    case = next(c for c in attacks.ATTACKS if c.id == "kernel_surface")
+    cleanup = (
+        "\n_key = libc.syscall(250, 10, -4, b'user', b'rlvr-sbx', 0)  # KEYCTL_SEARCH the user keyring\n"
+        "libc.syscall(250, 21, _key) if _key > 0 else None  # KEYCTL_INVALIDATE\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", case.program + cleanup], capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.startswith("LEAK reached") and "add_key" in out.stdout, out.stdout + out.stderr
+
+
 def test_fails_closed_without_isolation(tmp_path):
     weak = sandbox.Isolation(probe_error="no unshare binary (util-linux) on PATH")
     with pytest.raises(sandbox.SandboxUnavailable, match="missing mount namespace.*allow_weak_sandbox"):

@@ -6,8 +6,11 @@ raises on a misbehaving program; a broken sandbox (say a mount failing) is the s
 
 Every run is one fresh process tree::
 
-    unshare --net --pid --mount --mount-proc --fork --kill-child [--user --map-root-user] \
-        python -s -P workflow/sandbox_runner.py CONFIG        (+ a payload descriptor, closed before the program)
+    unshare --net --pid --ipc --mount --mount-proc --fork --kill-child [--user --map-root-user] \
+        python -S -s -P workflow/sandbox_runner.py CONFIG   (+ a payload descriptor, closed before the program)
+
+(``-S``: the runner takes ``sys.path`` and the prefixes from a probe of this interpreter with ``site``,
+:func:`_site`, and skips the .pth hooks)
 
 started in its own process group with a scrubbed environment (PATH, LANG/LC_ALL, PYTHONHASHSEED=0,
 HOME=TMPDIR=workdir, one BLAS thread; nothing of the parent's, so no WANDB_API_KEY or HF_TOKEN) and stdin
@@ -30,6 +33,10 @@ program's half drops to an unprivileged uid without capabilities and runs the pr
 - **processes**: a new pid namespace (the init's exit kills whatever the program left) and RLIMIT_NPROC;
   the Python-level guard also replaces os.fork/system/exec*/spawn*/kill and ``_posixsubprocess.fork_exec``
   with a PermissionError.
+- **IPC**: a new IPC namespace, so SysV shared memory, semaphores, message queues and POSIX message queues
+  (not files, so no mount hides them) die with the run instead of outliving it past every cap.
+- **system calls**: a seccomp filter refuses kernel keyrings (not namespaced: a key would outlive the run),
+  io_uring, bpf, perf_event_open, userfaultfd and any foreign ABI (``sandbox_runner.SECCOMP``).
 - **limits**: RLIMIT_CPU (SIGXCPU at ``timeout``, SIGKILL a second later), RLIMIT_AS, RLIMIT_FSIZE (SIGXFSZ
   ignored: EFBIG), RLIMIT_CORE=0, and fixed RLIMIT_STACK and thread stack sizes, so deep recursion and
   threads behave the same on every machine; the parent kills the process group at ``timeout`` wall clock
@@ -79,10 +86,12 @@ _REPORT_CAP = 64 * 1024 * 1024
 _STACK = 64 * 1024 * 1024  # RLIMIT_STACK of the program: deep recursion through C (lru_cache) has room
 _THREAD_STACK = 8 * 1024 * 1024  # glibc's usual default, fixed
 _PYTHON_FLAGS = ["-s", "-P"] if sys.version_info >= (3, 11) else ["-s"]  # -I minus -E: keep PYTHONHASHSEED
-_NS_FLAGS = ("--net", "--pid", "--mount", "--mount-proc", "--fork", "--kill-child")
+# --ipc: SysV IPC objects and POSIX message queues are not files, and in the host's IPC namespace they would
+# outlive the run (memory past every cap, state for the next run)
+_NS_FLAGS = ("--net", "--pid", "--ipc", "--mount", "--mount-proc", "--fork", "--kill-child")
 LAYERS = (
     "mount namespace (private tmpfs, read-only rest)",
-    "pid namespace",
+    "pid and IPC namespaces",
     "network namespace",
     "non-root uid",
 )
@@ -129,6 +138,7 @@ class Isolation:
     mountns: bool = False
     """The private file system view (tmpfs space, hidden directories, read-only rest)."""
     pidns: bool = False
+    """The pid namespace, and with it an IPC namespace (one ``unshare`` call gives both)."""
     netns: bool = False
     userns: bool = False
     """The namespaces belong to a user namespace (a non-root pipeline): the program is its uid 0."""
@@ -165,7 +175,7 @@ class Isolation:
         )
         parts = [
             "private tmpfs + read-only view" if self.mountns else "host file system",
-            "pidns" if self.pidns else "process-group-only",
+            "pidns + ipcns" if self.pidns else "process-group-only",
             "netns" if self.netns else "python-socket-block",
             uid,
         ]
@@ -254,6 +264,33 @@ def require(iso: Isolation, allow_weak: bool = False) -> Isolation:
             "verification.allow_weak_sandbox: true (recorded in the log and the verdict table)."
         )
     return iso
+
+
+@functools.cache
+def _site() -> dict | None:
+    """What ``site`` gives this interpreter started as the runner would be: ``sys.path`` (stdlib,
+    site-packages, the path lines of their .pth files) and a virtual environment's ``sys.prefix`` and
+    ``sys.exec_prefix``; probed once per process, None if the probe fails. The runner starts without ``site``
+    (``-S``) and takes these: ``site``'s .pth hooks (an editable install's finder among them) cost 15-20 ms a
+    run here and are of no use in the sandbox."""
+    home = tempfile.gettempdir()
+    probe = "import json, sys; print(json.dumps([sys.path, sys.prefix, sys.exec_prefix]))"
+    try:
+        out = subprocess.run(
+            [sys.executable, *_PYTHON_FLAGS, "-c", probe],
+            capture_output=True,
+            text=True,
+            env=_env(home),
+            cwd=home,
+            timeout=60,
+        )
+        path, prefix, exec_prefix = json.loads(out.stdout)
+    except (OSError, ValueError, TypeError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode or not all(isinstance(p, str) for p in [*path, prefix, exec_prefix]):
+        return None
+    # '' (the working directory) only before Python 3.11's -P
+    return {"path": [p for p in path if p], "prefix": prefix, "exec_prefix": exec_prefix}
 
 
 def _env(workdir: str) -> dict[str, str]:
@@ -365,6 +402,7 @@ def run(
             "harness": harness,
             "companion": companion is not None,
             "python": [sys.executable, *_PYTHON_FLAGS],
+            "site": _site(),
             "fs": {"owner": uid or 0, "disk_bytes": disk, "inodes": disk // 4096, "expose": list(iso.expose)}
             if iso.mountns
             else None,
@@ -380,7 +418,8 @@ def run(
             "blocked": _PROCESS_CALLS,
             "block_net": not iso.netns,
         }
-        argv = [*iso.prefix, sys.executable, *_PYTHON_FLAGS, RUNNER, json.dumps(cfg)]
+        no_site = ["-S"] if cfg["site"] is not None else []
+        argv = [*iso.prefix, sys.executable, *no_site, *_PYTHON_FLAGS, RUNNER, json.dumps(cfg)]
         with tempfile.TemporaryFile() as stdin_f:  # unlinked: the program reaches it only as its stdin
             stdin_f.write((stdin or "").encode("utf-8", "replace"))
             stdin_f.seek(0)
@@ -448,7 +487,7 @@ def _collect(proc: subprocess.Popen, r_fd: int, limits: Limits, t0: float, nonce
                 for line in bytes(buf[parsed:end]).splitlines():
                     try:
                         obj = json.loads(line)
-                    except ValueError:
+                    except (ValueError, RecursionError):  # a program can write to this descriptor
                         continue
                     if not isinstance(obj, dict) or obj.pop("n", None) != nonce:
                         continue

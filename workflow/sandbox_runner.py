@@ -21,7 +21,8 @@ non-root pipeline) and, before forking the program:
 
 The init half then stays pid 1 (reaps, relays the exit status) and the program half drops every
 capability (bounding set, effective/permitted/inheritable/ambient, ``no_new_privs``), drops to the run's
-unprivileged uid when there is one, writes its files, sets the rlimits and the Python-level guards, and
+unprivileged uid when there is one, installs the seccomp filter, writes its files, sets the rlimits and the
+Python-level guards, and
 executes the program as ``__main__``. With a companion (``companion.py``), the program half first starts it
 (:func:`start_companion`: a fresh interpreter on this file's source, ``argv[1] == "companion"``) and then
 runs ``main.py`` as the harness, staying non-dumpable.
@@ -50,6 +51,19 @@ _FLAG_OPTS = {
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91, "ppc64le": 184, "s390x": 185}
+# Refused with EPERM by a seccomp filter (as in Docker's default profile): kernel keyrings (not namespaced: a
+# key would outlive the run, charged to a uid no one reuses), io_uring, bpf, perf_event_open, userfaultfd
+# (attack surface no program here needs). Per machine: (audit arch, syscall numbers); any other ABI (i386
+# through int 0x80, x32) is refused whole. Elsewhere no filter is installed.
+SECCOMP = {
+    "x86_64": (0xC000003E, {"add_key": 248, "request_key": 249, "keyctl": 250, "io_uring_setup": 425,
+                            "io_uring_enter": 426, "io_uring_register": 427, "bpf": 321, "perf_event_open": 298,
+                            "userfaultfd": 323}),
+    "aarch64": (0xC00000B7, {"add_key": 217, "request_key": 218, "keyctl": 219, "io_uring_setup": 425,
+                             "io_uring_enter": 426, "io_uring_register": 427, "bpf": 280, "perf_event_open": 241,
+                             "userfaultfd": 282}),
+}  # fmt: skip
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SYSTEM_DIRS = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc", "sys", "tmp"}
 """Top-level directories the program keeps seeing (read-only); every other one is hidden."""
 PRIVATE_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
@@ -189,6 +203,39 @@ def drop_privileges(uid: int | None) -> None:
         _check(libc().syscall(number, header, data), "capset")
 
 
+def install_seccomp() -> None:
+    """The seccomp filter of ``SECCOMP`` (needs ``no_new_privs``; inherited by every child and kept across exec)."""
+    import ctypes
+
+    machine = os.uname().machine
+    if machine not in SECCOMP:
+        return
+    arch, numbers = SECCOMP[machine]
+    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, ...JGE, BPF_RET
+    allow, refuse = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, refuse), (ld, 0, 0, 0)]  # arch, then the number
+    if machine == "x86_64":
+        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, refuse)]  # the x32 ABI
+    for nr in numbers.values():
+        prog += [(jeq, 0, 1, nr), (ret, 0, 0, refuse)]
+    prog.append((ret, 0, 0, allow))
+
+    class Filter(ctypes.Structure):
+        _fields_ = [
+            ("code", ctypes.c_uint16),
+            ("jt", ctypes.c_uint8),
+            ("jf", ctypes.c_uint8),
+            ("k", ctypes.c_uint32),
+        ]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_uint16), ("filter", ctypes.POINTER(Filter))]
+
+    table = (Filter * len(prog))(*(Filter(*ins) for ins in prog))
+    fprog = Program(len(prog), ctypes.cast(table, ctypes.POINTER(Filter)))
+    _check(libc().prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
+
+
 def _blocked(*args, **kwargs):
     raise PermissionError("blocked by the sandbox")
 
@@ -217,6 +264,18 @@ def install_guards(cfg: dict) -> None:
             setattr(socket.socket, name, _blocked)
 
 
+def use_site(site_info: dict) -> None:
+    """Started without ``site`` (``-S``): take the ``sys.path`` and prefixes the parent probed, and the
+    builtins ``site`` adds (``exit``, ``quit``, ``help``...), so programs see what they would with ``site``."""
+    sys.path[:] = site_info["path"]
+    sys.prefix, sys.exec_prefix = site_info["prefix"], site_info["exec_prefix"]
+    import site
+
+    site.setquit()
+    site.setcopyright()
+    site.sethelper()
+
+
 def start_companion(cfg: dict, source: str) -> dict:
     """Fork the companion (the untrusted program's own process); returns ``{"fd", "pid", "kill"}`` for the
     harness (``kill()`` sends it SIGKILL, past the guards).
@@ -236,8 +295,9 @@ def start_companion(cfg: dict, source: str) -> dict:
             os.closerange(3, theirs)
             os.closerange(theirs + 1, 1 << 16)
             os.set_inheritable(theirs, True)
-            # -S: no site (its .pth files cost 20 ms here); sys.path comes from this interpreter instead
-            args = ["-S", "-c", source, "companion", json.dumps(dict(cfg, fd=theirs, sys_path=sys.path))]
+            # -S: no site (its .pth files cost 15-20 ms here); this interpreter's path and prefixes instead
+            here = {"path": sys.path, "prefix": sys.prefix, "exec_prefix": sys.exec_prefix}
+            args = ["-S", "-c", source, "companion", json.dumps(dict(cfg, fd=theirs, site=here))]
             os.execv(cfg["python"][0], [*cfg["python"], *args])
         finally:
             os._exit(70)
@@ -253,12 +313,7 @@ def companion(cfg: dict) -> None:
     """Companion mode: run ``companion.py`` of the working directory as ``__main__`` with the guards in place
     and ``sandbox_channel`` (the descriptor to the harness) in its globals. Started without ``site``, it takes
     the runner's ``sys.path`` and the builtins ``site`` adds (``exit``, ``quit``, ``help``...)."""
-    sys.path[:] = cfg["sys_path"]
-    import site
-
-    site.setquit()
-    site.setcopyright()
-    site.sethelper()
+    use_site(cfg["site"])
     install_guards(cfg)
     main_mod = types.ModuleType("__main__")
     main_mod.__file__ = "companion.py"
@@ -281,6 +336,8 @@ def main() -> None:
     if sys.argv[1] == "companion":
         companion(json.loads(sys.argv[2]))
     cfg = json.loads(sys.argv[1])
+    if cfg["site"] is not None:
+        use_site(cfg["site"])
     source = ""
     if cfg["companion"]:  # read now: the view built below hides the project and this file with it
         with open(os.path.abspath(__file__), encoding="utf-8") as f:
@@ -337,6 +394,7 @@ def main() -> None:
         if cfg["uid"] is not None and not cfg["fs"]:
             os.chown(workdir, cfg["uid"], cfg["uid"])
         drop_privileges(cfg["uid"])
+        install_seccomp()
         os.chdir(workdir)
         for name, text in files.items():
             with open(name, "w", encoding="utf-8", errors="replace") as f:
@@ -344,6 +402,8 @@ def main() -> None:
     except (SetupError, OSError, ValueError) as e:
         sys.stderr.write(f"rlvr-sandbox: could not set limits, drop privileges or write the files: {e}\n")
         os._exit(70)
+    # from memory (as written: lone surrogates replaced), since the companion, once started, can rewrite the file
+    main_source = files[cfg["main"]].encode("utf-8", "replace").decode("utf-8")
     del files
     extra = {}
     if cfg["companion"]:
@@ -365,8 +425,7 @@ def main() -> None:
     sys.argv = [cfg["main"]]
     status = {"status": "ok"}
     try:
-        with open(cfg["main"], encoding="utf-8") as f:
-            code = compile(f.read(), cfg["main"], "exec")
+        code = compile(main_source, cfg["main"], "exec")
     except (SyntaxError, ValueError) as e:
         status = {"status": "syntax_error", "detail": repr(e)[:500]}
     else:

@@ -116,7 +116,8 @@ def _run(report, companion, test, prompt, entry):
     if not (isinstance(first, list) and first and first[0] == "ready"):
         if isinstance(first, list) and len(first) == 2 and first[0] == "load":
             kinds = {"MemoryError": "memory", "SyntaxError": "syntax_error"}
-            report({"verdict": kinds.get(first[1], "runtime_error"), "detail": str(first[1])[:300]})
+            name = str(first[1])[:300]
+            report({"verdict": kinds.get(name, "runtime_error"), "detail": name})
         else:
             detail = "the program's process left or broke the protocol while loading"
             report({"verdict": _gone_verdict(companion, first is not None), "detail": detail})
