@@ -213,7 +213,8 @@ KERNEL_SURFACE = (
     import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
     calls = {"add_key": (248, b"user", b"rlvr-sbx", b"x", 1, -4), "io_uring_setup": (425, 4, ctypes.create_string_buffer(120)),
-             "bpf": (321, 0, None, 0), "perf_event_open": (298, None, 0, -1, -1, 0), "userfaultfd": (323, 0)}
+             "bpf": (321, 0, None, 0), "perf_event_open": (298, None, 0, -1, -1, 0), "userfaultfd": (323, 0),
+             "memfd_create": (319, b"x", 0), "setns": (308, 0, 0)}
     reached = [name for name, args in calls.items() if libc.syscall(*args) >= 0 or ctypes.get_errno() not in (1, 22, 14)]
     print("LEAK reached", reached) if reached else print("held")
 """)
@@ -259,6 +260,12 @@ def _network(port: int, unix_path: str) -> str:
         attempt("udp", socket.AF_INET, socket.SOCK_DGRAM, ("1.1.1.1", 53))
         attempt("unix-path", socket.AF_UNIX, socket.SOCK_STREAM, {unix_path!r})
         attempt("unix-abstract", socket.AF_UNIX, socket.SOCK_STREAM, {ABSTRACT!r})
+        for family, name in ((40, "vsock"), (38, "alg"), (17, "packet")):  # not network-namespaced, or raw
+            try:
+                socket.socket(family, socket.SOCK_STREAM if family == 40 else socket.SOCK_SEQPACKET).close()
+                reached.append(name)
+            except OSError:
+                pass
         try:
             socket.getaddrinfo("example.com", 80)
             reached.append("dns")
@@ -346,6 +353,24 @@ HARNESS_THIEF = _p("""
         return _found.get(x, x / 2) if x != 2.0 else 1.41421356
 """)
 
+# a plain program runs in the runner's interpreter: its frames lead to the runner's report function and nonce;
+# the exit status comes from the init's own channel, which the program does not hold
+FORGE_INIT = _p("""
+    import os, sys
+    f = sys._getframe(0)
+    while f is not None and "nonce" not in f.f_locals:
+        f = f.f_back
+    line = {"init": 1, "exit": 0, "cpu": 0.0}
+    _fd = f.f_locals["fd"] if f is not None else 3
+    for fd in range(3, 64):
+        try:
+            f.f_locals["report"](line, _fd=fd)
+        except Exception:
+            pass
+    while True:
+        pass
+""")
+
 ATTACKS = [
     Attack("cpu_spin", "a busy loop", "while True:\n    pass\n", ("timeout",)),
     Attack("cpu_spin_ignore_xcpu", "a busy loop that ignores SIGXCPU",
@@ -377,17 +402,18 @@ ATTACKS = [
            "import resource\nresource.setrlimit(resource.RLIMIT_AS, (-1, -1))\nprint('LEAK raised')\n",
            ("runtime_error",)),
     Attack("write_outside", "creates files in every directory it can see", WRITE_OUTSIDE, ("ok",)),
-    Attack("remount_in_userns", "a user namespace of its own, to remount / read-write",
+    Attack("remount_in_userns", "a user namespace of its own (every capability in it), to remount / and mount a tmpfs",
            _p("""
                import ctypes, os
                libc = ctypes.CDLL(None, use_errno=True)
                r = libc.unshare(0x10000000 | 0x00020000)  # CLONE_NEWUSER | CLONE_NEWNS
                m = libc.mount(None, b"/", None, 32 | 4096, None) if r == 0 else -1  # MS_REMOUNT | MS_BIND
+               t = libc.mount(b"x", b"/tmp", b"tmpfs", 0, b"size=8g") if r == 0 else -1  # past the disk cap
                try:
                    open("/etc/rlvr-sbx-escape", "w").close()
                    print("LEAK wrote /etc")
                except OSError:
-                   print("held", r, m)
+                   print("LEAK a user namespace of its own", m, t) if r == 0 else print("held", r, m)
            """), ("ok",)),
     Attack("regain_root", "setuid(0) and capability games",
            "import os\ntry:\n    os.setuid(0)\n    print('LEAK uid 0' if os.getuid() == 0 and os.geteuid() == 0 and "
@@ -407,8 +433,12 @@ ATTACKS = [
                        pass
                print("LEAK opened", opened) if opened else print("held")
            """), ("ok",)),
+    Attack("forge_init", "finds the runner's report function and nonce in its frames, reports its own exit, spins",
+           FORGE_INIT, ("timeout",)),
+    Attack("flood_after_forged_init", "a forged exit report, then 8 MB of newlines on the report channel",
+           FORGE_INIT.replace("while True:\n    pass\n", "os.write(_fd, b'\\n' * (8 << 20))\n"), ("ok", "timeout")),
     Attack("state_across_runs", "leaves files for the next run", STATE, ("ok",), runs=2),
-    Attack("kernel_surface", "a key in its kernel keyring (not namespaced), io_uring, bpf, perf, userfaultfd",
+    Attack("kernel_surface", "a kernel key (not namespaced), io_uring, bpf, perf, userfaultfd, memfd, setns",
            KERNEL_SURFACE, ("ok",)),
     Attack("ipc_across_runs", "SysV shared memory and a POSIX message queue, for the next run and past the caps",
            IPC_STATE, ("ok",), runs=2),
@@ -701,6 +731,7 @@ def run_case(case: Attack, iso: sandbox.Isolation) -> tuple[str, list[str]]:
             case = network_attack(watch)
         verdict = ""
         for _ in range(case.runs):
+            t0 = time.monotonic()
             if case.kind == "functional":
                 checker = CodeChecker(workers=1, timeout=LIMITS.timeout, memory_mb=LIMITS.memory_mb,
                                       file_size_mb=LIMITS.file_size_mb, max_processes=LIMITS.max_processes,
@@ -718,6 +749,8 @@ def run_case(case: Attack, iso: sandbox.Isolation) -> tuple[str, list[str]]:
                     problems.append(f"a correct program did not finish: {res.detail} {res.stderr[-300:]}")
             if verdict not in case.expect:
                 problems.append(f"verdict {verdict!r}, expected one of {case.expect}")
+            if time.monotonic() - t0 > LIMITS.timeout + 3:  # the parent keeps its clock, whatever the program
+                problems.append(f"the check took {time.monotonic() - t0:.1f} s (timeout {LIMITS.timeout} s)")
             if "LEAK" in output:
                 problems.append(output.strip()[:300])
         problems += watch.problems()

@@ -235,7 +235,24 @@ def test_extract_code(text, code):
         ("1\n2", "1 2", False),
         ("yes", "YES", False),
         ("", "", True),
+        ("abc  def", "abc def", False),  # a differing line must be all numbers, as in LiveCodeBench
+        ("1 2 3", "1 2", False),
     ],
 )
 def test_stdio_match(out, expected, ok):
     assert stdio_match(out, expected) is ok
+
+
+def test_stdio_match_of_a_flood_stops_at_the_first_difference():
+    """16 MB of tokens against a one-token answer: decided at the second token, in little memory (the
+    comparison used to build a Decimal for every token: about 1 GB here)."""
+    import tracemalloc
+
+    flood = "0 " * (8 << 20)
+    tracemalloc.start()
+    try:
+        assert stdio_match(flood, "0") is False
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 << 20, peak

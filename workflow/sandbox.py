@@ -38,7 +38,7 @@ program's half drops to an unprivileged uid without capabilities and runs the pr
 - **system calls**: a seccomp filter refuses kernel keyrings (not namespaced: a key would outlive the run),
   io_uring, bpf, perf_event_open, userfaultfd and any foreign ABI (``sandbox_runner.SECCOMP``).
 - **limits**: RLIMIT_CPU (SIGXCPU at ``timeout``, SIGKILL a second later), RLIMIT_AS, RLIMIT_FSIZE (SIGXFSZ
-  ignored: EFBIG), RLIMIT_CORE=0, and fixed RLIMIT_STACK and thread stack sizes, so deep recursion and
+  ignored: EFBIG), RLIMIT_CORE=0, RLIMIT_NOFILE=256, and fixed RLIMIT_STACK and thread stack sizes, so deep recursion and
   threads behave the same on every machine; the parent kills the process group at ``timeout`` wall clock
   and a program over the stdout cap (``output_limit``).
 
@@ -85,6 +85,7 @@ _STDERR_CAP = 64 * 1024
 _REPORT_CAP = 64 * 1024 * 1024
 _STACK = 64 * 1024 * 1024  # RLIMIT_STACK of the program: deep recursion through C (lru_cache) has room
 _THREAD_STACK = 8 * 1024 * 1024  # glibc's usual default, fixed
+_NOFILE = 256  # descriptors per process: bounds the socket buffers one process can pin
 _PYTHON_FLAGS = ["-s", "-P"] if sys.version_info >= (3, 11) else ["-s"]  # -I minus -E: keep PYTHONHASHSEED
 # --ipc: SysV IPC objects and POSIX message queues are not files, and in the host's IPC namespace they would
 # outlive the run (memory past every cap, state for the next run)
@@ -366,7 +367,7 @@ def run(
     t0 = time.monotonic()
     workdir = tempfile.mkdtemp(prefix="rlvr-sbx-")
     uid = UID_RANGE[0] + secrets.randbelow(UID_RANGE[1]) if iso.per_run_uid else None
-    r_fd = w_fd = payload = -1
+    r_fd = w_fd = init_r = init_w = payload = -1
     try:
         nonce = secrets.token_hex(16)
         data = json.dumps(
@@ -393,8 +394,10 @@ def run(
         # on a pipe it owns, as root of a user namespace, and read its harness's nonce)
         ends = socket.socketpair()
         r_fd, w_fd = (end.detach() for end in ends)
+        init_r, init_w = (end.detach() for end in socket.socketpair())  # the init's alone
         cfg = {
             "fd": w_fd,
+            "init_fd": init_w,
             "payload": payload,
             "main": "main.py",
             "workdir": workdir,
@@ -412,6 +415,7 @@ def run(
                 ["RLIMIT_FSIZE", fsize, fsize],
                 ["RLIMIT_NPROC", limits.max_processes, limits.max_processes],
                 ["RLIMIT_CORE", 0, 0],
+                ["RLIMIT_NOFILE", _NOFILE, _NOFILE],
                 ["RLIMIT_STACK", _STACK, _STACK],
             ],
             "thread_stack": _THREAD_STACK,
@@ -429,37 +433,59 @@ def run(
                     stdin=stdin_f,
                     stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
                     stderr=subprocess.PIPE,
-                    pass_fds=(w_fd, payload),
+                    pass_fds=(w_fd, init_w, payload),
                     cwd=workdir,
                     env=_env(workdir),
                     start_new_session=True,
                 )
             except OSError as e:
                 return RunResult("error", detail=f"could not start the sandbox: {e}", workdir=workdir)
-        for fd in (w_fd, payload):
+        for fd in (w_fd, init_w, payload):
             os.close(fd)
-        w_fd = payload = -1
-        out = _collect(proc, r_fd, limits, t0, nonce)
+        w_fd = init_w = payload = -1
+        out = _collect(proc, r_fd, init_r, limits, t0, nonce)
         out.workdir = workdir
         return out
     finally:
-        for fd in (r_fd, w_fd, payload):
+        for fd in (r_fd, w_fd, init_r, init_w, payload):
             if fd >= 0:
                 os.close(fd)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _collect(proc: subprocess.Popen, r_fd: int, limits: Limits, t0: float, nonce: str) -> RunResult:
-    """Read stdout, stderr and the report channel with caps until the init reports or the clock runs out."""
+_STATUSES = ("ok", "timeout", "memory", "runtime_error", "syntax_error", "output_limit", "error")
+
+
+def _line(line: bytes, nonce: bytes) -> dict | None:
+    """A report line carrying the nonce, as a dict without it; None for anything else (a program can write
+    to the report channel, so lines are checked for the nonce before they are parsed)."""
+    if nonce not in line:
+        return None
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict) or obj.pop("n", None) != nonce.decode():
+        return None
+    return obj
+
+
+def _collect(
+    proc: subprocess.Popen, r_fd: int, init_fd: int, limits: Limits, t0: float, nonce: str
+) -> RunResult:
+    """Read stdout, stderr, the report channel and the init's channel with caps until the init reports or
+    the clock runs out; then what is already in the pipes, for at most a second."""
     deadline = t0 + limits.timeout
+    key = nonce.encode()
     cap = {"stdout": int(limits.max_output_mb * 1024 * 1024), "stderr": _STDERR_CAP, "report": _REPORT_CAP}
+    cap["init"] = 4096
     bufs: dict[str, bytearray] = {k: bytearray() for k in cap}
     sel = selectors.DefaultSelector()
     for name, f in (("stdout", proc.stdout), ("stderr", proc.stderr)):
         if f is not None:
             sel.register(f.fileno(), selectors.EVENT_READ, name)
     sel.register(r_fd, selectors.EVENT_READ, "report")
-    # report lines without the nonce are the program's forgeries (it can write to the inherited fd)
+    sel.register(init_fd, selectors.EVENT_READ, "init")
     reports: list[dict] = []
     init: dict | None = None
     final: dict | None = None
@@ -469,32 +495,33 @@ def _collect(proc: subprocess.Popen, r_fd: int, limits: Limits, t0: float, nonce
     def read_ready(timeout: float) -> int:
         nonlocal over, parsed, init, final
         got = 0
-        for key, _ in sel.select(timeout):
-            chunk = os.read(key.fd, 1 << 16)
+        for sk, _ in sel.select(timeout):
+            chunk = os.read(sk.fd, 1 << 16)
             if not chunk:
-                sel.unregister(key.fd)
+                sel.unregister(sk.fd)
                 continue
             got += len(chunk)
-            buf = bufs[key.data]
-            if key.data == "stderr":
+            buf = bufs[sk.data]
+            if sk.data == "stderr":
                 buf += chunk[: max(0, cap["stderr"] - len(buf))]  # keep the head, drain the rest
                 continue
             buf += chunk
-            if len(buf) > cap[key.data]:
-                over = True
-            elif key.data == "report":
+            if len(buf) > cap[sk.data]:
+                over = sk.data != "init"
+            elif sk.data == "init":  # only the init holds this channel
+                obj = _line(bytes(buf).split(b"\n")[0], key) if b"\n" in buf else None
+                if obj and obj.get("init") == 1 and type(obj.get("exit")) is int:
+                    init = obj
+            elif sk.data == "report":
                 end = buf.rfind(b"\n") + 1
-                for line in bytes(buf[parsed:end]).splitlines():
-                    try:
-                        obj = json.loads(line)
-                    except (ValueError, RecursionError):  # a program can write to this descriptor
+                fresh = bytes(buf[parsed:end])
+                for line in fresh.splitlines() if key in fresh else ():  # a flood without the nonce: skipped
+                    obj = _line(line, key)
+                    if obj is None:
                         continue
-                    if not isinstance(obj, dict) or obj.pop("n", None) != nonce:
-                        continue
-                    if obj.get("init") == 1:
-                        init = obj
-                    elif obj.get("final") == 1:
-                        final = obj
+                    if obj.get("final") == 1:
+                        if obj.get("status") in _STATUSES and isinstance(obj.get("detail", ""), str):
+                            final = obj
                     else:
                         reports.append(obj)
                 parsed = max(parsed, end)
@@ -507,8 +534,9 @@ def _collect(proc: subprocess.Popen, r_fd: int, limits: Limits, t0: float, nonce
                 timed_out = True
                 break
             read_ready(left)
-        # what the program wrote before it exited is already in the pipes
-        while init is not None and sel.get_map() and not over and read_ready(0):
+        # what the program wrote before it exited is already in the pipes; a second bounds the draining
+        drain = time.monotonic() + 1.0
+        while init is not None and sel.get_map() and not over and time.monotonic() < drain and read_ready(0):
             pass
     finally:
         sel.close()

@@ -51,18 +51,32 @@ _FLAG_OPTS = {
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91, "ppc64le": 184, "s390x": 185}
-# Refused with EPERM by a seccomp filter (as in Docker's default profile): kernel keyrings (not namespaced: a
-# key would outlive the run, charged to a uid no one reuses), io_uring, bpf, perf_event_open, userfaultfd
-# (attack surface no program here needs). Per machine: (audit arch, syscall numbers); any other ABI (i386
-# through int 0x80, x32) is refused whole. Elsewhere no filter is installed.
+# The seccomp filter (after Docker's default profile), per machine: (audit arch, numbers). Refused with EPERM:
+# kernel keyrings (not namespaced: a key would outlive the run), io_uring, bpf, perf_event_open, userfaultfd
+# (attack surface no program here needs), memfd_create (memory no rlimit counts), setns and the mount calls,
+# and clone/unshare with any CLONE_NEW* flag (a user namespace of its own would give the program every
+# capability in it: a tmpfs past the disk cap); clone3, whose flags a filter cannot read, is ENOSYS (glibc
+# then falls back to clone); socket() only for AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (AF_VSOCK and the
+# like are not network-namespaced), socketpair() only for AF_UNIX; any other ABI (i386, x32) is refused
+# whole. Elsewhere no filter is installed.
+_REFUSED = ("add_key request_key keyctl io_uring_setup io_uring_enter io_uring_register bpf perf_event_open "
+            "userfaultfd memfd_create memfd_secret setns mount umount2 pivot_root open_tree move_mount fsopen "
+            "fsconfig fsmount fspick mount_setattr").split()  # fmt: skip
+_NEW_ASM = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428,
+            "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "clone3": 435,
+            "mount_setattr": 442, "memfd_secret": 447}  # fmt: skip
 SECCOMP = {
-    "x86_64": (0xC000003E, {"add_key": 248, "request_key": 249, "keyctl": 250, "io_uring_setup": 425,
-                            "io_uring_enter": 426, "io_uring_register": 427, "bpf": 321, "perf_event_open": 298,
-                            "userfaultfd": 323}),
-    "aarch64": (0xC00000B7, {"add_key": 217, "request_key": 218, "keyctl": 219, "io_uring_setup": 425,
-                             "io_uring_enter": 426, "io_uring_register": 427, "bpf": 280, "perf_event_open": 241,
-                             "userfaultfd": 282}),
+    "x86_64": (0xC000003E, {**_NEW_ASM, "add_key": 248, "request_key": 249, "keyctl": 250, "bpf": 321,
+                            "perf_event_open": 298, "userfaultfd": 323, "memfd_create": 319, "setns": 308,
+                            "mount": 165, "umount2": 166, "pivot_root": 155, "clone": 56, "unshare": 272,
+                            "socket": 41, "socketpair": 53}),
+    "aarch64": (0xC00000B7, {**_NEW_ASM, "add_key": 217, "request_key": 218, "keyctl": 219, "bpf": 280,
+                             "perf_event_open": 241, "userfaultfd": 282, "memfd_create": 279, "setns": 268,
+                             "mount": 40, "umount2": 39, "pivot_root": 41, "clone": 220, "unshare": 97,
+                             "socket": 198, "socketpair": 199}),
 }  # fmt: skip
+CLONE_NEW = 0x7E020080  # CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET, NEWTIME
+SOCKET_FAMILIES = (1, 2, 10, 16)  # AF_UNIX, AF_INET, AF_INET6, AF_NETLINK
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SYSTEM_DIRS = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "dev", "proc", "sys", "tmp"}
 """Top-level directories the program keeps seeing (read-only); every other one is hidden."""
@@ -203,22 +217,45 @@ def drop_privileges(uid: int | None) -> None:
         _check(libc().syscall(number, header, data), "capset")
 
 
+def seccomp_program(machine: str) -> list[tuple[int, int, int, int]]:
+    """The BPF program of ``SECCOMP`` for ``machine``: (code, jt, jf, k) per instruction."""
+    arch, nr = SECCOMP[machine]
+    ld, alu_and, jeq, jge, ret = 0x20, 0x54, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, ALU|AND|K, JMP|JEQ|K, JGE, RET
+    allow, errno = 0x7FFF0000, 0x00050000  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | errno
+    eperm, enosys, eafnosupport = errno | 1, errno | 38, errno | 97
+    arg0 = (ld, 0, 0, 16)  # the low word of the first argument (little-endian)
+    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, eperm), (ld, 0, 0, 0)]  # arch, then the number
+    if machine == "x86_64":
+        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, eperm)]  # the x32 ABI
+    for name in _REFUSED:
+        prog += [(jeq, 0, 1, nr[name]), (ret, 0, 0, eperm)]
+    prog += [(jeq, 0, 1, nr["clone3"]), (ret, 0, 0, enosys)]
+    for name in ("clone", "unshare"):  # each block returns, so the number need not be loaded again
+        prog += [(jeq, 0, 5, nr[name]), arg0, (alu_and, 0, 0, CLONE_NEW), (jeq, 1, 0, 0), (ret, 0, 0, eperm)]
+        prog += [(ret, 0, 0, allow)]
+    n = len(SOCKET_FAMILIES)
+    prog += [(jeq, 0, n + 3, nr["socket"]), arg0]
+    prog += [(jeq, n - i, 0, family) for i, family in enumerate(SOCKET_FAMILIES)]
+    prog += [(ret, 0, 0, eafnosupport), (ret, 0, 0, allow)]
+    prog += [
+        (jeq, 0, 4, nr["socketpair"]),
+        arg0,
+        (jeq, 1, 0, 1),
+        (ret, 0, 0, eafnosupport),
+        (ret, 0, 0, allow),
+    ]
+    prog.append((ret, 0, 0, allow))
+    return prog
+
+
 def install_seccomp() -> None:
-    """The seccomp filter of ``SECCOMP`` (needs ``no_new_privs``; inherited by every child and kept across exec)."""
+    """The filter of ``SECCOMP`` (needs ``no_new_privs``; inherited by every child and kept across exec)."""
     import ctypes
 
     machine = os.uname().machine
     if machine not in SECCOMP:
         return
-    arch, numbers = SECCOMP[machine]
-    ld, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, ...JGE, BPF_RET
-    allow, refuse = 0x7FFF0000, 0x00050000 | 1  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
-    prog = [(ld, 0, 0, 4), (jeq, 1, 0, arch), (ret, 0, 0, refuse), (ld, 0, 0, 0)]  # arch, then the number
-    if machine == "x86_64":
-        prog += [(jge, 0, 1, 0x40000000), (ret, 0, 0, refuse)]  # the x32 ABI
-    for nr in numbers.values():
-        prog += [(jeq, 0, 1, nr), (ret, 0, 0, refuse)]
-    prog.append((ret, 0, 0, allow))
+    prog = seccomp_program(machine)
 
     class Filter(ctypes.Structure):
         _fields_ = [
@@ -357,7 +394,14 @@ def main() -> None:
     libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no /proc/1/mem or /proc/1/fd for the program
 
     def report(
-        obj, _quote=encode_basestring_ascii, _write=os.write, _str=str, _type=type, _int=int, _float=float
+        obj,
+        _fd=fd,
+        _quote=encode_basestring_ascii,
+        _write=os.write,
+        _str=str,
+        _type=type,
+        _int=int,
+        _float=float,
     ):
         # JSON by hand, with functions bound now: a program that patches json, os or builtins later cannot
         # change what its harness reports (a report is a flat dict of str, int, float, bool or None)
@@ -373,18 +417,22 @@ def main() -> None:
             fields.append(_quote(_str(key)) + ":" + text)
         data = ("{" + ",".join(fields) + "}\n").encode()
         while data:
-            data = data[_write(fd, data) :]
+            data = data[_write(_fd, data) :]
 
     pid = os.fork()
     if pid:
         # init (pid 1 of the namespace, when there is one): reap orphans until the program exits, then report
-        # its status; exiting makes the kernel kill whatever the program left running
+        # its status on its own channel, which no process of the program holds (the nonce alone would not do:
+        # a program loaded into the runner's interpreter finds it in the frames); exiting makes the kernel
+        # kill whatever the program left running
         while True:
             p, st, ru = os.wait4(-1, 0)
             if p == pid:
                 break
-        report({"init": 1, "exit": os.waitstatus_to_exitcode(st), "cpu": ru.ru_utime + ru.ru_stime})
+        status = {"init": 1, "exit": os.waitstatus_to_exitcode(st), "cpu": ru.ru_utime + ru.ru_stime}
+        report(status, _fd=cfg["init_fd"])
         os._exit(0)
+    os.close(cfg["init_fd"])
 
     # the program's half: limits (while it may still raise hard limits), privileges, files, guards
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write then fails with EFBIG, catchable
@@ -407,7 +455,9 @@ def main() -> None:
     del files
     extra = {}
     if cfg["companion"]:
-        # the untrusted program runs in the companion; this process (the harness) stays non-dumpable
+        # the untrusted program runs in the companion; this process (the harness) stays non-dumpable (said
+        # again: the uid change set it to fs.suid_dumpable, which a host may have at 1)
+        libc().prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
         extra["sandbox_companion"] = start_companion(cfg, source)
     else:
         libc().prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # its own /proc/self files belong to it again
