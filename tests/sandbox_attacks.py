@@ -437,6 +437,25 @@ ATTACKS = [
            FORGE_INIT, ("timeout",)),
     Attack("flood_after_forged_init", "a forged exit report, then 8 MB of newlines on the report channel",
            FORGE_INIT.replace("while True:\n    pass\n", "os.write(_fd, b'\\n' * (8 << 20))\n"), ("ok", "timeout")),
+    Attack("stdin_write", "writes, grows and reopens its stdin (a host file would take the host's disk)",
+           _p("""
+               import ctypes, os
+               libc = ctypes.CDLL(None, use_errno=True)
+               done = []
+               if libc.fallocate(0, 1, ctypes.c_long(0), ctypes.c_long(64 << 20)) == 0:  # FALLOC_FL_KEEP_SIZE
+                   done.append("fallocate")
+               for how in ("fd", "reopen"):
+                   try:
+                       fd = 0 if how == "fd" else os.open("/proc/self/fd/0", os.O_RDWR)
+                       if os.write(fd, b"x" * 4096) > 0:
+                           done.append(how)
+                   except OSError:
+                       pass
+               print("LEAK stdin", done) if done else print("held")
+           """), ("ok",)),
+    Attack("forge_final_error", "reports its own failure as the sandbox's error, then prints the right answer",
+           FORGE_INIT.replace('line = {"init": 1, "exit": 0, "cpu": 0.0}', 'line = {"final": 1, "status": "error"}')
+           .replace("while True:\n    pass\n", "print('held')\n"), ("ok",)),
     Attack("state_across_runs", "leaves files for the next run", STATE, ("ok",), runs=2),
     Attack("kernel_surface", "a kernel key (not namespaced), io_uring, bpf, perf, userfaultfd, memfd, setns",
            KERNEL_SURFACE, ("ok",)),

@@ -151,6 +151,8 @@ CASES = [
     ("call_tuple_is_list", CALL_LIST, fence("class Solution:\n    def pair(self, n):\n        return (n, n + 1)"), "stop", "ok"),
     ("call_wrong", CALL, fence("class Solution:\n    def maxSum(self, nums, k):\n        return max(nums)"), "stop", "wrong_answer"),
     ("call_not_json", CALL_LIST, fence("class Solution:\n    def pair(self, n):\n        return {n, n + 1}"), "stop", "wrong_answer"),
+    ("call_forged_error_report", CALL, fence("import os, sys\nfr = sys._getframe(0)\nwhile fr is not None and 'report' not in fr.f_locals:\n    fr = fr.f_back\nfr.f_locals['report']({'verdict': 'error'})\nos._exit(0)"), "stop", "runtime_error"),
+    ("call_huge_nested_value", CALL, fence("class Solution:\n    def maxSum(self, nums, k):\n        return [[]] * 10**6"), "stop", "wrong_answer"),
     ("call_missing_method", CALL, fence("class Solution:\n    def other(self):\n        return 1"), "stop", "runtime_error"),
     ("fences_last_counts_good", STDIO, fence("print(0)") + fence(ADD), "stop", "ok"),
     ("fences_last_counts_bad", STDIO, fence(ADD) + fence("print(0)"), "stop", "wrong_answer"),

@@ -137,6 +137,27 @@ def test_the_kernel_surface_attack_reaches_the_kernel_outside_the_sandbox():
     assert out.stdout.startswith("LEAK reached") and "add_key" in out.stdout, out.stdout + out.stderr
 
 
+@FULL
+def test_nested_report_lines_cost_the_parent_nothing():
+    """A plain program finds the runner's nonce and report descriptor in its frames and writes one 12 MB report
+    line of nested lists; the parent parses only flat lines, so its memory stays small (it used to be about
+    30 bytes per byte of the line)."""
+    import tracemalloc
+
+    prog = attacks.FORGE_INIT.replace(
+        "while True:\n    pass\n",
+        "os.write(_fd, ('{\"a\":' + '[],' * (4 << 20) + '[],\"n\":\"%s\"}\\n' % f.f_locals['nonce']).encode())\n",
+    )
+    tracemalloc.start()
+    try:
+        res = sandbox.run(prog, limits=attacks.LIMITS)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert res.status == "ok" and res.reports == [], res
+    assert peak < 80 << 20, peak
+
+
 def test_fails_closed_without_isolation(tmp_path):
     weak = sandbox.Isolation(probe_error="no unshare binary (util-linux) on PATH")
     with pytest.raises(sandbox.SandboxUnavailable, match="missing mount namespace.*allow_weak_sandbox"):

@@ -14,7 +14,7 @@ Every run is one fresh process tree::
 
 started in its own process group with a scrubbed environment (PATH, LANG/LC_ALL, PYTHONHASHSEED=0,
 HOME=TMPDIR=workdir, one BLAS thread; nothing of the parent's, so no WANDB_API_KEY or HF_TOKEN) and stdin
-from an unlinked file. The runner (``workflow/sandbox_runner.py``, whose docstring details each step) builds
+from a sealed memory file (:func:`_sealed`). The runner (``workflow/sandbox_runner.py``, whose docstring details each step) builds
 the program's file system view as root of the namespaces, forks, and stays the namespace's init; the
 program's half drops to an unprivileged uid without capabilities and runs the program. Layers:
 
@@ -62,9 +62,11 @@ which compares after a JSON round trip).
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
+import re
 import secrets
 import selectors
 import shutil
@@ -294,6 +296,20 @@ def _site() -> dict | None:
     return {"path": [p for p in path if p], "prefix": prefix, "exec_prefix": exec_prefix}
 
 
+def _sealed(data: bytes) -> int:
+    """A memory file holding ``data``, sealed against writing, growing and shrinking, at offset 0: the
+    program's stdin. (A file on the host's disk, even opened read-only, could be reopened for writing by its
+    owner, a non-root pipeline's own uid, or grown with fallocate past every cap.)"""
+    fd = os.memfd_create("rlvr-sbx-stdin", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.lseek(fd, 0, os.SEEK_SET)
+    seals = fcntl.F_SEAL_SEAL | fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
+    return fd
+
+
 def _env(workdir: str) -> dict[str, str]:
     return {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -424,9 +440,7 @@ def run(
         }
         no_site = ["-S"] if cfg["site"] is not None else []
         argv = [*iso.prefix, sys.executable, *no_site, *_PYTHON_FLAGS, RUNNER, json.dumps(cfg)]
-        with tempfile.TemporaryFile() as stdin_f:  # unlinked: the program reaches it only as its stdin
-            stdin_f.write((stdin or "").encode("utf-8", "replace"))
-            stdin_f.seek(0)
+        with os.fdopen(_sealed((stdin or "").encode("utf-8", "replace")), "rb") as stdin_f:
             try:
                 proc = subprocess.Popen(
                     argv,
@@ -453,13 +467,22 @@ def run(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-_STATUSES = ("ok", "timeout", "memory", "runtime_error", "syntax_error", "output_limit", "error")
+_FINAL = ("ok", "memory", "runtime_error", "syntax_error")
+"""Statuses the runner's final line may give; timeout, output_limit and error are the parent's to say (a
+program can write that line itself)."""
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
 
 
 def _line(line: bytes, nonce: bytes) -> dict | None:
-    """A report line carrying the nonce, as a dict without it; None for anything else (a program can write
-    to the report channel, so lines are checked for the nonce before they are parsed)."""
+    """A report line carrying the nonce, as a dict without it; None for anything else. A program can write
+    to the report channel, so a line is parsed only if it has the nonce and is flat, as ``report`` writes
+    them (no brackets outside strings: 16 MB of nested lists would cost the parent about 500 MB)."""
     if nonce not in line:
+        return None
+    bare = _JSON_STRING.sub(b"", line)
+    if b"[" in bare or bare.count(b"{") != 1:
         return None
     try:
         obj = json.loads(line)
@@ -520,7 +543,7 @@ def _collect(
                     if obj is None:
                         continue
                     if obj.get("final") == 1:
-                        if obj.get("status") in _STATUSES and isinstance(obj.get("detail", ""), str):
+                        if obj.get("status") in _FINAL and isinstance(obj.get("detail", ""), str):
                             final = obj
                     else:
                         reports.append(obj)

@@ -46,7 +46,8 @@ Deviations from LiveCodeBench: each test case runs in its own sandboxed process 
 descriptors (LiveCodeBench runs all cases in one process with ``sys.stdin`` patched), which costs about
 0.1 s of process start per case and buys ``open(0)``/``sys.stdin.buffer`` working and no state leaking
 between cases; the call format's return value is compared in the parent after a JSON round trip, so the
-expected outputs never enter the sandbox (``{1: x}`` then equals ``{"1": x}``; LiveCodeBench says no).
+expected outputs never enter the sandbox (``{1: x}`` then equals ``{"1": x}``; LiveCodeBench says no), and a
+value whose JSON is more than twice as long as the expected one's (plus 1 KB) is a wrong answer unparsed.
 The LiveCodeBench import header is placed after any ``from __future__`` import instead of breaking it.
 """
 
@@ -167,9 +168,10 @@ def functional_program(code: str, prompt: str, entry_point: str) -> str:
 def stdio_match(output: str, expected: str) -> bool:
     """LiveCodeBench's ``grade_stdio`` comparison (see the module docstring), token by token and stopping at
     the first difference, so a flood of output costs no more memory than the output itself."""
-    got, want = (s.strip().split("\n") for s in (output, expected))
-    if len(got) != len(want):
+    output, expected = output.strip(), expected.strip()
+    if output.count("\n") != expected.count("\n"):  # before splitting: a flood of lines costs nothing
         return False
+    got, want = output.split("\n"), expected.split("\n")
     for a, b in zip(got, want, strict=True):
         a, b = a.strip(), b.strip()
         if a == b:
@@ -233,12 +235,17 @@ _SANDBOX_REASONS = {
 }
 
 
-def _harness_verdict(res: sandbox.RunResult) -> tuple[str, dict]:
+_PROGRAM_REPORTS = ("ok", "wrong_answer", "runtime_error", "syntax_error", "memory")
+"""Verdicts a harness that shares the program's process may give (the call format's: a program can reach
+its report function, so ``error`` or ``timeout`` from there would only let it mislabel its failure)."""
+
+
+def _harness_verdict(res: sandbox.RunResult, allowed: tuple[str, ...] = REASONS) -> tuple[str, dict]:
     """Reason and report of a harness run: the sandbox's status unless the harness itself reported."""
     if res.status != "ok":
         return _SANDBOX_REASONS.get(res.status, "error"), {}
     report = res.reports[-1] if res.reports else None
-    if not isinstance(report, dict) or report.get("verdict") not in REASONS:
+    if not isinstance(report, dict) or report.get("verdict") not in allowed:
         return "runtime_error", {}  # left before the harness could report (``os._exit`` in the program)
     return report["verdict"], report
 
@@ -368,12 +375,17 @@ class CodeChecker:
         harness = CALL_HARNESS + f"\n_run(globals().pop('sandbox_report'), {fn_name!r})\n"
         for args, expected in cases:
             res = self._run(harness, {"prog.py": program, "args.json": json.dumps(args)}, harness=True)
-            reason, report = _harness_verdict(res)
+            reason, report = _harness_verdict(res, _PROGRAM_REPORTS)
             if reason != "ok":
                 return reason
+            value = report.get("value")
+            # a value far longer than the expected one's JSON cannot equal it: not parsed (nested lists cost
+            # the parent about 30 bytes of memory per byte of JSON)
+            if not isinstance(value, str) or len(value) > 2 * len(json.dumps(expected)) + 1024:
+                return "wrong_answer"
             try:
-                if json.loads(report["value"]) != expected:
+                if json.loads(value) != expected:
                     return "wrong_answer"
-            except (KeyError, TypeError, ValueError):
-                return "error"
+            except (ValueError, RecursionError):
+                return "wrong_answer"
         return "ok"
