@@ -20,6 +20,7 @@ import pytest
 import sandbox_attacks as attacks
 
 from workflow import sandbox
+from workflow import sandbox_runner as runner
 from workflow.tasks.code import CodeChecker
 
 ISO = sandbox.isolation()
@@ -257,3 +258,61 @@ def test_an_interpreter_under_tmp_stays_reachable_and_read_only():
         assert os.listdir(lib) == ["rlvr_probe_mod.py"]
     finally:
         shutil.rmtree(lib, ignore_errors=True)
+
+
+def _run_bpf(prog: list[tuple[int, int, int, int]], arch: int, nr: int, arg0: int = 0) -> int:
+    """A tiny classic-BPF interpreter for the instructions the filter uses, over one seccomp_data."""
+    data = {0: nr & 0xFFFFFFFF, 4: arch, 16: arg0 & 0xFFFFFFFF}
+    acc, pc = 0, 0
+    while True:
+        code, jt, jf, k = prog[pc]
+        if code == 0x20:  # ld [k]
+            acc = data[k]
+        elif code == 0x54:  # and #k
+            acc &= k
+        elif code in (0x15, 0x35):  # jeq / jge #k
+            hit = acc == k if code == 0x15 else acc >= k
+            pc += jt if hit else jf
+        elif code == 0x06:  # ret #k
+            return k
+        else:
+            raise AssertionError(f"unexpected BPF code {code:#x}")
+        pc += 1
+
+
+@pytest.mark.parametrize("machine", sorted(runner.SECCOMP))
+def test_seccomp_program_decides_as_documented(machine):
+    """The filter run through a BPF interpreter for each machine's numbers (only x86_64 runs it for real
+    here): refused calls, clone/unshare flags, socket families, clone3, foreign ABIs; every jump in bounds."""
+    prog = runner.seccomp_program(machine)
+    arch, nr = runner.SECCOMP[machine]
+    for i, (code, jt, jf, _k) in enumerate(prog):
+        if code in (0x15, 0x35):
+            assert i + 1 + max(jt, jf) < len(prog)
+    allow, eperm, enosys, eaf = 0x7FFF0000, 0x50001, 0x50026, 0x50061
+    for name in runner._REFUSED:
+        assert _run_bpf(prog, arch, nr[name]) == eperm, name
+    assert _run_bpf(prog, arch, nr["clone3"]) == enosys
+    assert _run_bpf(prog, arch, 63 if machine == "aarch64" else 0) == allow  # read
+    assert _run_bpf(prog, arch ^ 1, 0) == eperm  # another ABI
+    for name in ("clone", "unshare"):
+        assert _run_bpf(prog, arch, nr[name], 0x00010000 | 0x00000100 | 0x11) == allow  # thread-like flags
+        for flag in (
+            0x00020000,
+            0x02000000,
+            0x04000000,
+            0x08000000,
+            0x10000000,
+            0x20000000,
+            0x40000000,
+            0x80,
+        ):
+            assert _run_bpf(prog, arch, nr[name], flag | 0x11) == eperm, (name, hex(flag))
+    for family in (1, 2, 10, 16):
+        assert _run_bpf(prog, arch, nr["socket"], family) == allow
+    for family in (17, 38, 40, 0, 44):
+        assert _run_bpf(prog, arch, nr["socket"], family) == eaf
+    assert _run_bpf(prog, arch, nr["socketpair"], 1) == allow
+    assert _run_bpf(prog, arch, nr["socketpair"], 2) == eaf
+    if machine == "x86_64":
+        assert _run_bpf(prog, arch, 0x40000000 | 39) == eperm  # x32 getpid

@@ -1,4 +1,5 @@
-"""The sandbox's in-namespace runner: executed as a script by :mod:`workflow.sandbox`, never imported.
+"""The sandbox's in-namespace runner: executed as a script by :mod:`workflow.sandbox` (tests import it for its
+tables and the seccomp program only).
 
 Consumes: ``argv[1]``, a JSON config (no secrets in it: arguments are readable through /proc), and a
 payload descriptor holding the nonce, the program's files and the harness's secrets, read and closed before
@@ -22,8 +23,7 @@ non-root pipeline) and, before forking the program:
 The init half then stays pid 1 (reaps, relays the exit status) and the program half drops every
 capability (bounding set, effective/permitted/inheritable/ambient, ``no_new_privs``), drops to the run's
 unprivileged uid when there is one, installs the seccomp filter, writes its files, sets the rlimits and the
-Python-level guards, and
-executes the program as ``__main__``. With a companion (``companion.py``), the program half first starts it
+Python-level guards, and executes the program as ``__main__``. With a companion (``companion.py``), the program half first starts it
 (:func:`start_companion`: a fresh interpreter on this file's source, ``argv[1] == "companion"``) and then
 runs ``main.py`` as the harness, staying non-dumpable.
 """
