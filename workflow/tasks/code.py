@@ -39,7 +39,7 @@ return value that is not plain data (a generator, an instance of the program's c
 arrives as an object equal to nothing, so comparisons with it fail; an exception reaches the tests as the
 builtin class of its name (else ``Exception``); and a program that exits, is killed or breaks the protocol
 during the tests fails with ``runtime_error`` (``timeout`` when its CPU limit killed it) even if the tests
-catch every exception. Each check starts a second interpreter, about 40 ms here
+catch every exception. Each check starts a second interpreter, about 37 ms here
 (tests/benchmarks/bench_functional_harness.py).
 
 Deviations from LiveCodeBench: each test case runs in its own sandboxed process with real stdin/stdout file
